@@ -1,0 +1,48 @@
+using Google.Protobuf;
+using ImageRetrieval.Training.Onnx.Protobuf;
+
+namespace ImageRetrieval.Training.Onnx;
+
+/// <summary>Reading and writing ONNX model files through the protoc-generated types (internal).</summary>
+internal static class OnnxSchema
+{
+    /// <summary>Parses an ONNX model file.</summary>
+    /// <exception cref="InvalidDataException">The file is not a parseable ONNX model.</exception>
+    public static ModelProto ReadModel(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"ONNX model not found: '{path}'.", path);
+        }
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return ModelProto.Parser.ParseFrom(stream);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a valid ONNX model: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Writes a model atomically (temp file, flush, rename).</summary>
+    public static void WriteModel(ModelProto model, string path)
+    {
+        string full = Path.GetFullPath(path);
+        string temp = full + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                model.WriteTo(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+}
