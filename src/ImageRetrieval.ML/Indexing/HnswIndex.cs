@@ -140,6 +140,10 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         }
     }
 
+    /// <summary>Bytes of the payload proper: vectors plus links (layer 0 and upper layers) of every slot in use.</summary>
+    public long PayloadBytes =>
+        ((long)SlotCount * ((_dim * sizeof(float)) + (_stride0 * sizeof(int)))) + (Interlocked.Read(ref _upperInts) * sizeof(int));
+
     /// <inheritdoc/>
     public bool Contains(long key) => _ids.ContainsKey(key);
 
