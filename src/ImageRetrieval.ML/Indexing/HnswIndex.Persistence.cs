@@ -1,0 +1,583 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace ImageRetrieval.ML.Indexing;
+
+public sealed unsafe partial class HnswIndex
+{
+    /// <summary>The first 8 bytes of every saved index.</summary>
+    public static ReadOnlySpan<byte> FileMagic => "IRHNSW\0\0"u8;
+
+    /// <summary>The format version written by <see cref="Save(Stream)"/> and the only one <see cref="Load(Stream)"/> reads.</summary>
+    public const int FormatVersion = 1;
+
+    internal const int HeaderSize = 64;
+
+    /// <summary>Saves the index to <paramref name="path"/> atomically (temp file in the same folder, flushed to disk, then renamed over the target).</summary>
+    /// <param name="path">Destination file.</param>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        string temp = full + ".tmp-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                Save(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes the index: a 64-byte header (magic, format version, metric, dimension, M, efConstruction, counts,
+    /// entry point), vectors, layer-0 links, keys, levels, node states, upper-layer links, and an XxHash64 of all
+    /// preceding bytes. Little-endian. Blocks writers (not searchers) while it runs.
+    /// </summary>
+    /// <param name="stream">A writable stream, left open.</param>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfBigEndian();
+        _structureLock.EnterWriteLock();
+        try
+        {
+            var hash = new XxHash64();
+            Chunk[] chunks = _chunks;
+            int slots = _slotCount;
+            long entry = _entry;
+            long upperInts = 0;
+            for (int id = 0; id < slots; id++)
+            {
+                upperInts += (long)chunks[id >> _chunkShift].Levels[id & _chunkMask] * _strideUpper;
+            }
+            Span<byte> header = stackalloc byte[HeaderSize];
+            header.Clear();
+            FileMagic.CopyTo(header);
+            BinaryPrimitives.WriteInt32LittleEndian(header[8..], FormatVersion);
+            BinaryPrimitives.WriteInt32LittleEndian(header[12..], (int)_metric);
+            BinaryPrimitives.WriteInt32LittleEndian(header[16..], _dim);
+            BinaryPrimitives.WriteInt32LittleEndian(header[20..], _m);
+            BinaryPrimitives.WriteInt32LittleEndian(header[24..], _efConstruction);
+            BinaryPrimitives.WriteInt32LittleEndian(header[28..], _defaultEf);
+            BinaryPrimitives.WriteInt32LittleEndian(header[32..], _seed);
+            BinaryPrimitives.WriteInt32LittleEndian(header[36..], slots);
+            BinaryPrimitives.WriteInt32LittleEndian(header[40..], _liveCount);
+            BinaryPrimitives.WriteInt32LittleEndian(header[44..], entry == -1 ? -1 : (int)entry);
+            BinaryPrimitives.WriteInt32LittleEndian(header[48..], entry == -1 ? -1 : (int)(entry >> 32));
+            BinaryPrimitives.WriteInt64LittleEndian(header[56..], upperInts);
+            Write(stream, hash, header);
+
+            int chunkSize = 1 << _chunkShift;
+            for (int c = 0; c * chunkSize < slots; c++)
+            {
+                int n = Math.Min(chunkSize, slots - (c * chunkSize));
+                Write(stream, hash, new ReadOnlySpan<byte>(chunks[c].Vectors, checked(n * _dim * sizeof(float))));
+            }
+            for (int c = 0; c * chunkSize < slots; c++)
+            {
+                int n = Math.Min(chunkSize, slots - (c * chunkSize));
+                Write(stream, hash, new ReadOnlySpan<byte>(chunks[c].Links0, checked(n * _stride0 * sizeof(int))));
+            }
+            for (int c = 0; c * chunkSize < slots; c++)
+            {
+                int n = Math.Min(chunkSize, slots - (c * chunkSize));
+                Write(stream, hash, MemoryMarshal.AsBytes(chunks[c].Keys.AsSpan(0, n)));
+            }
+            for (int c = 0; c * chunkSize < slots; c++)
+            {
+                int n = Math.Min(chunkSize, slots - (c * chunkSize));
+                Write(stream, hash, MemoryMarshal.AsBytes(chunks[c].Levels.AsSpan(0, n)));
+            }
+            int[] flags = new int[chunkSize];
+            for (int c = 0; c * chunkSize < slots; c++)
+            {
+                int n = Math.Min(chunkSize, slots - (c * chunkSize));
+                chunks[c].Flags.AsSpan(0, n).CopyTo(flags);
+                Write(stream, hash, MemoryMarshal.AsBytes(flags.AsSpan(0, n)));
+            }
+            for (int id = 0; id < slots; id++)
+            {
+                Chunk c = chunks[id >> _chunkShift];
+                int local = id & _chunkMask;
+                int levels = c.Levels[local];
+                if (levels > 0)
+                {
+                    Write(stream, hash, MemoryMarshal.AsBytes(c.Upper[local].AsSpan(0, levels * _strideUpper)));
+                }
+            }
+            Span<byte> trailer = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(trailer, hash.GetCurrentHashAsUInt64());
+            stream.Write(trailer);
+        }
+        finally
+        {
+            _structureLock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Loads an index saved by <see cref="Save(string)"/>.</summary>
+    /// <param name="path">The file.</param>
+    /// <exception cref="InvalidDataException">The file is not a valid index (the message says why).</exception>
+    public static HnswIndex Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return Load(stream);
+    }
+
+    /// <summary>
+    /// Loads an index from a stream positioned at its start. Everything is validated before it is trusted: the header,
+    /// that the counts exactly fit the stream's length (checked before any large allocation), the checksum, and the
+    /// graph (levels, link counts, link targets, entry point, unique keys).
+    /// </summary>
+    /// <param name="stream">A readable stream (a non-seekable one is buffered first).</param>
+    /// <exception cref="InvalidDataException">The data is not a valid index (the message says why).</exception>
+    public static HnswIndex Load(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ThrowIfBigEndian();
+        if (!stream.CanSeek)
+        {
+            var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            buffer.Position = 0;
+            stream = buffer;
+        }
+        long length = stream.Length - stream.Position;
+        Span<byte> headerBytes = stackalloc byte[HeaderSize];
+        if (length < HeaderSize + 8)
+        {
+            throw Invalid($"{length} bytes is shorter than the {HeaderSize}-byte header plus checksum.");
+        }
+        stream.ReadExactly(headerBytes);
+        Header h = ParseHeader(headerBytes, length);
+        var hash = new XxHash64();
+        hash.Append(headerBytes);
+        var index = new HnswIndex(h.Dimension, h.Metric, h.Options, mapped: null);
+        try
+        {
+            if (h.Slots > 0)
+            {
+                index.EnsureCapacity(h.Slots - 1);
+            }
+            Chunk[] chunks = index._chunks;
+            int chunkSize = 1 << index._chunkShift;
+            int chunkCount = (int)(((long)h.Slots + chunkSize - 1) / chunkSize);
+            for (int c = 0; c < chunkCount; c++)
+            {
+                int n = Math.Min(chunkSize, h.Slots - (c * chunkSize));
+                Read(stream, hash, new Span<byte>(chunks[c].Vectors, n * h.Dimension * sizeof(float)));
+            }
+            for (int c = 0; c < chunkCount; c++)
+            {
+                int n = Math.Min(chunkSize, h.Slots - (c * chunkSize));
+                Read(stream, hash, new Span<byte>(chunks[c].Links0, n * index._stride0 * sizeof(int)));
+            }
+            for (int c = 0; c < chunkCount; c++)
+            {
+                int n = Math.Min(chunkSize, h.Slots - (c * chunkSize));
+                Read(stream, hash, MemoryMarshal.AsBytes(chunks[c].Keys.AsSpan(0, n)));
+            }
+            for (int c = 0; c < chunkCount; c++)
+            {
+                int n = Math.Min(chunkSize, h.Slots - (c * chunkSize));
+                Read(stream, hash, MemoryMarshal.AsBytes(chunks[c].Levels.AsSpan(0, n)));
+            }
+            for (int c = 0; c < chunkCount; c++)
+            {
+                int n = Math.Min(chunkSize, h.Slots - (c * chunkSize));
+                Read(stream, hash, MemoryMarshal.AsBytes(chunks[c].Flags.AsSpan(0, n)));
+            }
+            long upperSeen = 0;
+            for (int id = 0; id < h.Slots; id++)
+            {
+                Chunk c = chunks[id >> index._chunkShift];
+                int local = id & index._chunkMask;
+                int levels = c.Levels[local];
+                if (levels == 0)
+                {
+                    continue;
+                }
+                if ((uint)levels > MaxLevelCap)
+                {
+                    throw Invalid($"node {id} declares level {levels}, more than {MaxLevelCap}.");
+                }
+                long ints = (long)levels * index._strideUpper;
+                upperSeen += ints;
+                if (upperSeen > h.UpperInts)
+                {
+                    throw Invalid($"node levels need more upper-layer links than the header's {h.UpperInts}.");
+                }
+                var upper = new int[ints];
+                Read(stream, hash, MemoryMarshal.AsBytes(upper.AsSpan()));
+                c.Upper[local] = upper;
+            }
+            if (upperSeen != h.UpperInts)
+            {
+                throw Invalid($"node levels account for {upperSeen} upper-layer link ints, the header declares {h.UpperInts}.");
+            }
+            Span<byte> trailer = stackalloc byte[8];
+            stream.ReadExactly(trailer);
+            ulong expected = BinaryPrimitives.ReadUInt64LittleEndian(trailer);
+            ulong actual = hash.GetCurrentHashAsUInt64();
+            if (expected != actual)
+            {
+                throw Invalid($"checksum mismatch (stored {expected:x16}, computed {actual:x16}): the file is corrupt.");
+            }
+            index.ValidateAndAdopt(h);
+            return index;
+        }
+        catch (EndOfStreamException e)
+        {
+            index.Dispose();
+            throw Invalid("unexpected end of data: " + e.Message);
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens a saved index read-only with its vectors and layer-0 links memory-mapped (paged in on demand instead of
+    /// read up front; small per-node fields are copied). Validated exactly like <see cref="Load(string)"/>, which reads
+    /// the file once for the checksum. The file must not change while the index is open; dispose it to unmap.
+    /// </summary>
+    /// <param name="path">A file written by <see cref="Save(string)"/>.</param>
+    /// <exception cref="InvalidDataException">The file is not a valid index.</exception>
+    public static HnswIndex OpenMapped(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ThrowIfBigEndian();
+        long length = new FileInfo(path).Length;
+        if (length < HeaderSize + 8)
+        {
+            throw Invalid($"{length} bytes is shorter than the {HeaderSize}-byte header plus checksum.");
+        }
+        var mapped = new MappedFile(path, length);
+        HnswIndex? index = null;
+        try
+        {
+            byte* p = mapped.Pointer;
+            Header h = ParseHeader(new ReadOnlySpan<byte>(p, HeaderSize), length);
+            var hash = new XxHash64();
+            for (long off = 0; off < length - 8; off += 1 << 30)
+            {
+                hash.Append(new ReadOnlySpan<byte>(p + off, (int)Math.Min(1 << 30, length - 8 - off)));
+            }
+            ulong expected = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(p + length - 8, 8));
+            ulong actual = hash.GetCurrentHashAsUInt64();
+            if (expected != actual)
+            {
+                throw Invalid($"checksum mismatch (stored {expected:x16}, computed {actual:x16}): the file is corrupt.");
+            }
+            index = new HnswIndex(h.Dimension, h.Metric, h.Options, mapped);
+            int chunkSize = 1 << index._chunkShift;
+            int chunkCount = (int)(((long)h.Slots + chunkSize - 1) / chunkSize);
+            long vectorsAt = HeaderSize;
+            long linksAt = vectorsAt + ((long)h.Slots * h.Dimension * sizeof(float));
+            long keysAt = linksAt + ((long)h.Slots * index._stride0 * sizeof(int));
+            long levelsAt = keysAt + ((long)h.Slots * sizeof(long));
+            long flagsAt = levelsAt + ((long)h.Slots * sizeof(int));
+            long upperAt = flagsAt + ((long)h.Slots * sizeof(int));
+            var chunks = new Chunk[chunkCount];
+            for (int c = 0; c < chunkCount; c++)
+            {
+                long first = (long)c * chunkSize;
+                int n = (int)Math.Min(chunkSize, h.Slots - first);
+                Chunk chunk = Chunk.Mapped((float*)(p + vectorsAt + (first * h.Dimension * sizeof(float))),
+                                           (int*)(p + linksAt + (first * index._stride0 * sizeof(int))), chunkSize);
+                new ReadOnlySpan<long>(p + keysAt + (first * sizeof(long)), n).CopyTo(chunk.Keys);
+                new ReadOnlySpan<int>(p + levelsAt + (first * sizeof(int)), n).CopyTo(chunk.Levels);
+                new ReadOnlySpan<int>(p + flagsAt + (first * sizeof(int)), n).CopyTo(chunk.Flags);
+                chunks[c] = chunk;
+            }
+            index._chunks = chunks;
+            long upperOffset = 0;
+            for (int id = 0; id < h.Slots; id++)
+            {
+                Chunk c = chunks[id >> index._chunkShift];
+                int local = id & index._chunkMask;
+                int levels = c.Levels[local];
+                if (levels == 0)
+                {
+                    continue;
+                }
+                if ((uint)levels > MaxLevelCap)
+                {
+                    throw Invalid($"node {id} declares level {levels}, more than {MaxLevelCap}.");
+                }
+                int ints = levels * index._strideUpper;
+                if (upperOffset + ints > h.UpperInts)
+                {
+                    throw Invalid($"node levels need more upper-layer links than the header's {h.UpperInts}.");
+                }
+                c.Upper[local] = new ReadOnlySpan<int>(p + upperAt + (upperOffset * sizeof(int)), ints).ToArray();
+                upperOffset += ints;
+            }
+            if (upperOffset != h.UpperInts)
+            {
+                throw Invalid($"node levels account for {upperOffset} upper-layer link ints, the header declares {h.UpperInts}.");
+            }
+            index.ValidateAndAdopt(h);
+            return index;
+        }
+        catch
+        {
+            if (index is not null)
+            {
+                index.Dispose();
+            }
+            else
+            {
+                mapped.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Checks the loaded graph (everything a search or insert will trust) and sets the counters.</summary>
+    private void ValidateAndAdopt(Header h)
+    {
+        Chunk[] chunks = _chunks;
+        int slots = h.Slots;
+        int live = 0, deleted = 0;
+        var keys = new Dictionary<long, int>();
+        var free = new List<int>();
+        for (int id = 0; id < slots; id++)
+        {
+            Chunk c = chunks[id >> _chunkShift];
+            int local = id & _chunkMask;
+            int flag = c.Flags[local];
+            if (flag is not (Live or Deleted or Free))
+            {
+                throw Invalid($"node {id} has state {flag}, expected 0 (live), 1 (deleted) or 2 (free).");
+            }
+            if ((uint)c.Levels[local] > MaxLevelCap)
+            {
+                throw Invalid($"node {id} declares level {c.Levels[local]}, more than {MaxLevelCap}.");
+            }
+            for (int level = 0; level <= c.Levels[local]; level++)
+            {
+                Span<int> list = ListSpan(c, local, level);
+                int max = level == 0 ? _maxM0 : _m;
+                int n = list[0];
+                if ((uint)n > (uint)max)
+                {
+                    throw Invalid($"node {id} has {n} links on layer {level}, more than {max}.");
+                }
+                for (int j = 1; j <= n; j++)
+                {
+                    if ((uint)list[j] >= (uint)slots || list[j] == id)
+                    {
+                        throw Invalid($"node {id} links to {list[j]} on layer {level}, outside 0..{slots - 1} or itself.");
+                    }
+                }
+            }
+            if (flag == Live)
+            {
+                live++;
+                if (!keys.TryAdd(c.Keys[local], id))
+                {
+                    throw Invalid($"key {c.Keys[local]} is held by live nodes {keys[c.Keys[local]]} and {id}.");
+                }
+            }
+            else if (flag == Deleted)
+            {
+                deleted++;
+            }
+            else
+            {
+                free.Add(id);
+            }
+        }
+        if (live != h.Live)
+        {
+            throw Invalid($"header declares {h.Live} live keys, the node states hold {live}.");
+        }
+        if (h.EntryId == -1)
+        {
+            if (h.MaxLevel != -1 || live + deleted > 0)
+            {
+                throw Invalid("no entry point although the graph has nodes (or a level without an entry point).");
+            }
+        }
+        else
+        {
+            if ((uint)h.EntryId >= (uint)slots)
+            {
+                throw Invalid($"entry point {h.EntryId} is outside 0..{slots - 1}.");
+            }
+            Chunk c = chunks[h.EntryId >> _chunkShift];
+            if (c.Levels[h.EntryId & _chunkMask] != h.MaxLevel || c.Flags[h.EntryId & _chunkMask] == Free)
+            {
+                throw Invalid($"entry point {h.EntryId} is free or its level is not the declared top level {h.MaxLevel}.");
+            }
+        }
+        foreach (var (key, id) in keys)
+        {
+            _ids[key] = id;
+        }
+        for (int i = free.Count - 1; i >= 0; i--)
+        {
+            _freeSlots.Push(free[i]);
+        }
+        _slotCount = slots;
+        _liveCount = live;
+        _deletedCount = deleted;
+        _entry = h.EntryId == -1 ? -1 : Pack(h.MaxLevel, h.EntryId);
+        long upper = 0;
+        for (int id = 0; id < slots; id++)
+        {
+            upper += (long)chunks[id >> _chunkShift].Levels[id & _chunkMask] * _strideUpper;
+        }
+        _upperInts = upper;
+    }
+
+    private readonly record struct Header(DistanceMetric Metric, int Dimension, HnswOptions Options, int Slots, int Live,
+                                          int EntryId, int MaxLevel, long UpperInts);
+
+    private static Header ParseHeader(ReadOnlySpan<byte> header, long length)
+    {
+        if (!header[..8].SequenceEqual(FileMagic))
+        {
+            throw Invalid($"wrong magic '{Encoding.ASCII.GetString(header[..8]).Replace("\0", "\\0", StringComparison.Ordinal)}': not an HNSW index file.");
+        }
+        int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
+        if (version != FormatVersion)
+        {
+            throw Invalid($"format version {version} is not supported (this build reads version {FormatVersion}).");
+        }
+        int metric = BinaryPrimitives.ReadInt32LittleEndian(header[12..]);
+        int dim = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
+        int m = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
+        int efC = BinaryPrimitives.ReadInt32LittleEndian(header[24..]);
+        int ef = BinaryPrimitives.ReadInt32LittleEndian(header[28..]);
+        int seed = BinaryPrimitives.ReadInt32LittleEndian(header[32..]);
+        int slots = BinaryPrimitives.ReadInt32LittleEndian(header[36..]);
+        int live = BinaryPrimitives.ReadInt32LittleEndian(header[40..]);
+        int entry = BinaryPrimitives.ReadInt32LittleEndian(header[44..]);
+        int maxLevel = BinaryPrimitives.ReadInt32LittleEndian(header[48..]);
+        long upperInts = BinaryPrimitives.ReadInt64LittleEndian(header[56..]);
+        if (metric is < 0 or > 2)
+        {
+            throw Invalid($"unknown metric {metric}.");
+        }
+        if (dim is < 1 or > 1 << 16)
+        {
+            throw Invalid($"dimension {dim} is outside 1..65536.");
+        }
+        if (m is < 2 or > 256)
+        {
+            throw Invalid($"M = {m} is outside 2..256.");
+        }
+        if (efC < 1 || ef < 1)
+        {
+            throw Invalid($"efConstruction {efC} / default efSearch {ef} must be positive.");
+        }
+        if (slots < 0 || live < 0 || live > slots)
+        {
+            throw Invalid($"node count {slots} / live count {live} are inconsistent.");
+        }
+        if (entry < -1 || entry >= Math.Max(slots, 0) || maxLevel < -1 || maxLevel > MaxLevelCap || (entry == -1) != (maxLevel == -1))
+        {
+            throw Invalid($"entry point {entry} at level {maxLevel} does not fit {slots} nodes.");
+        }
+        if (upperInts < 0)
+        {
+            throw Invalid($"negative upper-layer link count {upperInts}.");
+        }
+        long stride0 = 1 + (2L * m);
+        long perNode = (dim * 4L) + (stride0 * 4) + 8 + 4 + 4;
+        long expected;
+        try
+        {
+            expected = checked(HeaderSize + (slots * perNode) + (upperInts * 4) + 8);
+        }
+        catch (OverflowException)
+        {
+            throw Invalid("the declared counts overflow a file size.");
+        }
+        if (expected != length)
+        {
+            throw Invalid($"the counts in the header ({slots} nodes of {dim}-d, M = {m}, {upperInts} upper-layer link ints) need {expected} bytes, the data holds {length}: truncated or corrupt.");
+        }
+        var options = new HnswOptions { M = m, EfConstruction = efC, DefaultEfSearch = ef, Seed = seed };
+        return new Header((DistanceMetric)metric, dim, options, slots, live, entry, maxLevel, upperInts);
+    }
+
+    private static void Write(Stream stream, XxHash64 hash, ReadOnlySpan<byte> bytes)
+    {
+        hash.Append(bytes);
+        stream.Write(bytes);
+    }
+
+    private static void Read(Stream stream, XxHash64 hash, Span<byte> bytes)
+    {
+        stream.ReadExactly(bytes);
+        hash.Append(bytes);
+    }
+
+    private static InvalidDataException Invalid(string reason) => new("Invalid HNSW index: " + reason);
+
+    private static void ThrowIfBigEndian()
+    {
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("The HNSW index format is little-endian; big-endian hosts are not supported.");
+        }
+    }
+
+    /// <summary>A read-only memory-mapped file and its acquired base pointer.</summary>
+    internal sealed class MappedFile : IDisposable
+    {
+        private readonly MemoryMappedFile _file;
+        private readonly MemoryMappedViewAccessor _view;
+        private bool _disposed;
+
+        public MappedFile(string path, long length)
+        {
+            _file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, 0, MemoryMappedFileAccess.Read);
+            try
+            {
+                _view = _file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+                byte* p = null;
+                _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+                Pointer = p + _view.PointerOffset;
+            }
+            catch
+            {
+                _view?.Dispose();
+                _file.Dispose();
+                throw;
+            }
+        }
+
+        public byte* Pointer { get; }
+
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+            _file.Dispose();
+        }
+    }
+}
