@@ -86,11 +86,23 @@ internal sealed class EmbeddingModel
     private void Check(InferenceSession session, int? expectedWidth, int? expectedHeight, int? expectedChannels)
     {
         var m = Metadata;
-        if (expectedWidth is int w && w != m.InputWidth || expectedHeight is int h && h != m.InputHeight || expectedChannels is int c && c != m.InputChannels)
+        var wanted = new List<string>();
+        if (expectedChannels is int c && c != m.InputChannels)
+        {
+            wanted.Add($"{c} channels");
+        }
+        if (expectedHeight is int h && h != m.InputHeight)
+        {
+            wanted.Add($"height {h}");
+        }
+        if (expectedWidth is int w && w != m.InputWidth)
+        {
+            wanted.Add($"width {w}");
+        }
+        if (wanted.Count > 0)
         {
             throw new InvalidDataException(
-                $"Model '{Path}' takes {m.InputChannels}x{m.InputHeight}x{m.InputWidth} (channels x height x width) images, but the options expect " +
-                $"{expectedChannels?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any"}x{expectedHeight?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any"}x{expectedWidth?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any"}.");
+                $"Model '{Path}' takes {m.InputChannels}x{m.InputHeight}x{m.InputWidth} (channels x height x width) images, but the options expect {string.Join(", ", wanted)}.");
         }
         if (!session.InputMetadata.TryGetValue(m.InputName, out NodeMetadata? input))
         {

@@ -148,7 +148,16 @@ public sealed class ImageEmbeddingEstimator : IEstimator<ITransformer>
         var chain = new EstimatorChain<ITransformer>();
         var drop = new List<string>();
         string image = InputColumnName;
-        if (kind != InputKind.Image)
+        if (kind == InputKind.Bytes)
+        {
+            // LoadImages only reads files: decode the bytes with a registered custom mapping (saved and loaded by contract name).
+            chain = chain.Append<ITransformer>(_catalog.CopyColumns(EncodedImageInput.ColumnName, InputColumnName))
+                .Append<ITransformer>(_catalog.CustomMapping(new EncodedImageDecodingFactory().GetMapping(), EncodedImageDecodingFactory.ContractName));
+            image = DecodedImageOutput.ColumnName;
+            drop.Add(EncodedImageInput.ColumnName);
+            drop.Add(DecodedImageOutput.ColumnName);
+        }
+        else if (kind == InputKind.Path)
         {
             chain = chain.Append<ITransformer>(_catalog.LoadImages(LoadedColumn, _options.ImageFolder, InputColumnName));
             image = LoadedColumn;
