@@ -56,6 +56,119 @@ internal static class TinyOnnxModel
         return model.ToArray();
     }
 
+    /// <summary>
+    /// A stand-in with the shape of the trainer's default <c>convnet</c> (batch-norm folded away):
+    /// three stages of two 3×3 Conv + Relu (<paramref name="widths"/> channels, max-pool 2 between stages),
+    /// GlobalAveragePool, Flatten, Gemm(D), LpNormalization(p=2). He-initialised seeded weights, opset 17,
+    /// only the batch dimension dynamic.
+    /// </summary>
+    public static byte[] ConvNetL2(int channels, int height, int width, int dimension, int seed = 1,
+        IReadOnlyDictionary<string, string>? metadata = null, string inputName = "input", string outputName = "embedding", int[]? widths = null)
+    {
+        widths ??= [32, 64, 128];
+        var random = new Random(seed);
+        var graph = new Proto();
+        string current = inputName;
+        int inChannels = channels;
+        for (int stage = 0; stage < widths.Length; stage++)
+        {
+            for (int conv = 0; conv < 2; conv++)
+            {
+                string name = $"s{stage + 1}c{conv + 1}";
+                int outChannels = widths[stage];
+                float std = (float)Math.Sqrt(2.0 / (inChannels * 9));
+                var w = new float[outChannels * inChannels * 9];
+                for (int i = 0; i < w.Length; i++)
+                {
+                    w[i] = (float)(Gaussian(random) * std);
+                }
+                var b = new float[outChannels];
+                for (int i = 0; i < b.Length; i++)
+                {
+                    b[i] = (float)((random.NextDouble() - 0.5) * 0.1);
+                }
+                graph.Message(5, Tensor(name + ".weight", [outChannels, inChannels, 3, 3], w));
+                graph.Message(5, Tensor(name + ".bias", [outChannels], b));
+                graph.Message(1, NodeInts([current, name + ".weight", name + ".bias"], [name], "Conv",
+                    ("kernel_shape", [3, 3]), ("pads", [1, 1, 1, 1])));
+                graph.Message(1, NodeInts([name], [name + ".relu"], "Relu"));
+                current = name + ".relu";
+                inChannels = outChannels;
+            }
+            if (stage < widths.Length - 1)
+            {
+                graph.Message(1, NodeInts([current], [$"pool{stage + 1}"], "MaxPool", ("kernel_shape", [2, 2]), ("strides", [2, 2])));
+                current = $"pool{stage + 1}";
+            }
+        }
+        graph.Message(1, NodeInts([current], ["gap"], "GlobalAveragePool"));
+        graph.Message(1, Node(["flat"], ["gap"], "Flatten", ("axis", 1L)));
+        var fc = new float[dimension * inChannels];
+        float fcStd = (float)Math.Sqrt(1.0 / inChannels);
+        for (int i = 0; i < fc.Length; i++)
+        {
+            fc[i] = (float)(Gaussian(random) * fcStd);
+        }
+        var fcBias = new float[dimension];
+        graph.Message(5, Tensor("fc.weight", [dimension, inChannels], fc));
+        graph.Message(5, Tensor("fc.bias", [dimension], fcBias));
+        graph.Message(1, Node(["flat", "fc.weight", "fc.bias"], ["fc"], "Gemm", ("transB", 1L)));
+        graph.Message(1, Node(["fc"], [outputName], "LpNormalization", ("axis", 1L), ("p", 2L)));
+        graph.String(2, "convnet-standin");
+        graph.Message(11, ValueInfo(inputName, ["N", channels, height, width]));
+        graph.Message(12, ValueInfo(outputName, ["N", dimension]));
+        return Model(graph, metadata);
+    }
+
+    private static double Gaussian(Random random) =>
+        Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
+
+    private static byte[] Model(Proto graph, IReadOnlyDictionary<string, string>? metadata)
+    {
+        var model = new Proto();
+        model.Varint(1, 8); // ir_version
+        model.String(2, "ImageRetrieval.Tests");
+        model.Message(7, graph);
+        var opset = new Proto();
+        opset.String(1, "");
+        opset.Varint(2, 17);
+        model.Message(8, opset);
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+        {
+            var entry = new Proto();
+            entry.String(1, key);
+            entry.String(2, value);
+            model.Message(14, entry);
+        }
+        return model.ToArray();
+    }
+
+    private static Proto NodeInts(string[] inputs, string[] outputs, string op, params (string Name, long[] Values)[] attributes)
+    {
+        var node = new Proto();
+        foreach (string i in inputs)
+        {
+            node.String(1, i);
+        }
+        foreach (string o in outputs)
+        {
+            node.String(2, o);
+        }
+        node.String(4, op);
+        foreach (var (name, values) in attributes)
+        {
+            var attribute = new Proto();
+            attribute.String(1, name);
+            foreach (long v in values)
+            {
+                attribute.Varint(8, v);
+            }
+            attribute.Varint(20, 7); // AttributeType.INTS
+            node.Message(5, attribute);
+        }
+        return node;
+    }
+
     private static Proto Node(string[] inputs, string[] outputs, string op, params (string Name, long Value)[] attributes)
     {
         // Flatten's input list is written as its output name in the signature above for brevity: swap.

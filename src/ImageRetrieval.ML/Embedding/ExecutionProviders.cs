@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using Microsoft.ML.OnnxRuntime;
+
+namespace ImageRetrieval.ML.Embedding;
+
+/// <summary>Which ONNX Runtime execution provider scores the model, and why.</summary>
+/// <param name="Name">The execution provider that runs the model: <c>CUDAExecutionProvider</c> or <c>CPUExecutionProvider</c>.</param>
+/// <param name="RequestedGpuDeviceId">The GPU that was asked for, or <see langword="null"/> for CPU.</param>
+/// <param name="FallbackReason">Why the GPU was not used although it was asked for; <see langword="null"/> otherwise.</param>
+public sealed record ExecutionProviderInfo(string Name, int? RequestedGpuDeviceId, string? FallbackReason)
+{
+    /// <summary>ONNX Runtime's name of the CUDA execution provider.</summary>
+    public const string Cuda = "CUDAExecutionProvider";
+
+    /// <summary>ONNX Runtime's name of the default CPU execution provider.</summary>
+    public const string Cpu = "CPUExecutionProvider";
+
+    /// <summary>True when the model runs on the GPU.</summary>
+    public bool IsGpu => Name == Cuda;
+
+    /// <summary>True when a GPU was requested but the CPU is used.</summary>
+    public bool FellBack => FallbackReason is not null;
+
+    /// <inheritdoc />
+    public override string ToString() => FallbackReason is null ? Name : $"{Name} (GPU {RequestedGpuDeviceId} unavailable: {FallbackReason})";
+}
+
+/// <summary>
+/// Chooses ONNX Runtime's execution provider once per process and device: CUDA when
+/// <c>gpuDeviceId</c> is given and the CUDA provider loads, otherwise the CPU, with the fallback logged once.
+/// </summary>
+/// <remarks>
+/// With <c>Microsoft.ML.OnnxRuntime.Gpu.Linux</c> and no usable CUDA 13 / cuDNN 9 installation,
+/// appending the CUDA provider fails with an <see cref="OnnxRuntimeException"/>
+/// (<c>libcublasLt.so.13: cannot open shared object file</c>); the CPU-only <c>Microsoft.ML.OnnxRuntime</c>
+/// package has no CUDA entry point at all and throws <see cref="EntryPointNotFoundException"/>.
+/// Both are treated as "GPU unavailable" here; ML.NET's own <c>ApplyOnnxModel</c> only catches the first.
+/// </remarks>
+internal static class ExecutionProviders
+{
+    private static readonly ConcurrentDictionary<int, string?> CudaProbe = new();
+
+    /// <summary>Where fallback messages go (once per device and process). Defaults to standard error.</summary>
+    internal static Action<string> Log { get; set; } = message => Console.Error.WriteLine(message);
+
+    /// <summary>Session options for the requested device. Throws when the GPU is unavailable and <paramref name="fallbackToCpu"/> is false.</summary>
+    public static SessionOptions CreateSessionOptions(int? gpuDeviceId, bool fallbackToCpu, int intraOpThreads, int interOpThreads, out ExecutionProviderInfo provider)
+    {
+        var options = new SessionOptions
+        {
+            IntraOpNumThreads = intraOpThreads,
+            InterOpNumThreads = interOpThreads,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        try
+        {
+            provider = Resolve(gpuDeviceId, fallbackToCpu);
+            if (provider.IsGpu)
+            {
+                options.AppendExecutionProvider_CUDA(gpuDeviceId!.Value);
+            }
+            return options;
+        }
+        catch
+        {
+            options.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Decides (once per device and process) whether CUDA can be used.</summary>
+    /// <exception cref="InvalidOperationException">The GPU is unavailable and <paramref name="fallbackToCpu"/> is false.</exception>
+    public static ExecutionProviderInfo Resolve(int? gpuDeviceId, bool fallbackToCpu)
+    {
+        if (gpuDeviceId is not int device)
+        {
+            return new ExecutionProviderInfo(ExecutionProviderInfo.Cpu, null, null);
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(device, nameof(gpuDeviceId));
+        bool firstTime = false;
+        string? failure = CudaProbe.GetOrAdd(device, d =>
+        {
+            firstTime = true;
+            return Probe(d);
+        });
+        if (failure is null)
+        {
+            return new ExecutionProviderInfo(ExecutionProviderInfo.Cuda, device, null);
+        }
+        if (!fallbackToCpu)
+        {
+            throw new InvalidOperationException(
+                $"GPU {device} was requested with fallbackToCpu = false, but ONNX Runtime's CUDA execution provider cannot be used: {failure}. " +
+                "It needs an NVIDIA GPU, CUDA 13 and cuDNN 9; pass fallbackToCpu = true to run on the CPU instead.");
+        }
+        if (firstTime)
+        {
+            Log($"ImageRetrieval: GPU {device} unavailable ({failure}); falling back to ONNX Runtime's CPU execution provider.");
+        }
+        return new ExecutionProviderInfo(ExecutionProviderInfo.Cpu, device, failure);
+    }
+
+    private static string? Probe(int device)
+    {
+        try
+        {
+            using var options = new SessionOptions();
+            options.AppendExecutionProvider_CUDA(device);
+            return null;
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            string message = e.Message.ReplaceLineEndings(" ").Trim();
+            return $"{e.GetType().Name}: {message}";
+        }
+    }
+}
