@@ -17,6 +17,17 @@ internal static class GalleryPaths
         return relative.Replace(Path.DirectorySeparatorChar, '/');
     }
 
+    /// <summary>Checks <paramref name="folder"/> is the root or inside it.</summary>
+    /// <exception cref="ArgumentException">The folder is outside the root.</exception>
+    public static void MakeRelativeOrRoot(string root, string folder)
+    {
+        if (string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(root)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)), StringComparison.Ordinal))
+        {
+            return;
+        }
+        MakeRelative(root, folder);
+    }
+
     /// <summary>Checks a stored relative path and resolves it below <paramref name="root"/>.</summary>
     /// <exception cref="InvalidDataException">The path is absolute, contains '..', a backslash, a NUL or an empty segment, or resolves outside the root.</exception>
     public static string Resolve(string root, string relative, string source)

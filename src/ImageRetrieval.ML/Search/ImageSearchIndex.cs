@@ -1,0 +1,581 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using ImageRetrieval.ML.Embedding;
+using ImageRetrieval.ML.Imaging;
+using ImageRetrieval.ML.Indexing;
+using ImageRetrieval.ML.Models;
+
+namespace ImageRetrieval.ML.Search;
+
+/// <summary>
+/// A searchable index of images: embeds images with an ImageRetrieval ONNX model (batched, decoding
+/// in parallel) and answers "what looks like this?" with an HNSW graph, or exactly by brute force.
+/// </summary>
+/// <remarks>
+/// <para>Each image keeps a stable key, its path relative to the gallery root, an optional label
+/// (by default its folder's name) and optional user metadata. Re-adding a path re-embeds it under the
+/// same key; removing makes it disappear from every later search.</para>
+/// <para>Persistence is a directory (see <see cref="Save"/>): a manifest with the format version,
+/// the model's SHA-256 and metadata, metric and counts; the HNSW graph; the raw embeddings; the item
+/// list. Saves are atomic: a crash during a save leaves the previous index loadable.</para>
+/// <para>Thread safety: searches may run concurrently with each other and with adds and removes;
+/// <see cref="Save"/> waits for in-flight adds and removes and blocks new ones while it writes.</para>
+/// </remarks>
+public sealed class ImageSearchIndex : IDisposable
+{
+    private const string ItemsFileName = "items.json";
+    private const string GraphFileName = "graph.hnsw";
+    private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp",
+    };
+
+    private readonly ImageEmbedder _embedder;
+    private readonly HnswIndex _graph;
+    private readonly EmbeddingStore _embeddings;
+    private readonly ConcurrentDictionary<long, IndexedImage> _items = new();
+    private readonly ConcurrentDictionary<string, long> _keysByPath = new(StringComparer.Ordinal);
+    private readonly ReaderWriterLockSlim _saveLock = new(LockRecursionPolicy.NoRecursion);
+    private readonly Lock _exactLock = new();
+    private BruteForceIndex? _exact;
+    private long _nextKey;
+
+    private ImageSearchIndex(string modelPath, string modelSha256, string galleryRoot, ImageSearchIndexOptions options,
+        HnswIndex? graph, EmbeddingStore? embeddings, long nextKey)
+    {
+        Options = options;
+        GalleryRoot = Path.GetFullPath(galleryRoot);
+        ModelPath = Path.GetFullPath(modelPath);
+        ModelSha256 = modelSha256;
+        _embedder = new ImageEmbedder(modelPath, options.Embedder with { OnError = ImageErrorPolicy.Skip });
+        try
+        {
+            Metric = _embedder.Metadata.Metric == "l2" ? DistanceMetric.SquaredL2 : DistanceMetric.Cosine;
+            _graph = graph ?? new HnswIndex(_embedder.Dimension, Metric, options.ToHnsw());
+            _embeddings = embeddings ?? new EmbeddingStore(_embedder.Dimension);
+            _nextKey = nextKey;
+        }
+        catch
+        {
+            _embedder.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The options the index was created or opened with.</summary>
+    public ImageSearchIndexOptions Options { get; }
+
+    /// <summary>Absolute path of the folder that item paths are relative to.</summary>
+    public string GalleryRoot { get; }
+
+    /// <summary>The embedding model file.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>SHA-256 of the model file (lower-case hex); an index only opens with the same model.</summary>
+    public string ModelSha256 { get; }
+
+    /// <summary>What the model says about itself.</summary>
+    public EmbeddingModelMetadata ModelMetadata => _embedder.Metadata;
+
+    /// <summary>The distance results are ranked by (cosine distance for cosine models, squared L2 for L2 models).</summary>
+    public DistanceMetric Metric { get; }
+
+    /// <summary>Embedding dimension.</summary>
+    public int Dimension => _embedder.Dimension;
+
+    /// <summary>Number of indexed images.</summary>
+    public int Count => _items.Count;
+
+    /// <summary>The execution provider the embedder runs on (CPU, or CUDA when available).</summary>
+    public ExecutionProviderInfo ExecutionProvider => _embedder.ExecutionProvider;
+
+    /// <summary>The indexed images, in key order.</summary>
+    public IReadOnlyList<IndexedImage> Items => _items.Values.OrderBy(i => i.Key).ToList();
+
+    /// <summary>Creates an empty index for images below <paramref name="galleryRoot"/>, embedded with <paramref name="modelPath"/>.</summary>
+    /// <exception cref="FileNotFoundException">The model does not exist.</exception>
+    /// <exception cref="DirectoryNotFoundException">The gallery root does not exist.</exception>
+    /// <exception cref="InvalidDataException">The model is not an ImageRetrieval ONNX model.</exception>
+    public static ImageSearchIndex Create(string modelPath, string galleryRoot, ImageSearchIndexOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        ArgumentException.ThrowIfNullOrEmpty(galleryRoot);
+        if (!File.Exists(modelPath))
+        {
+            throw new FileNotFoundException($"Model file not found: '{modelPath}'.", modelPath);
+        }
+        if (!Directory.Exists(galleryRoot))
+        {
+            throw new DirectoryNotFoundException($"Gallery folder not found: '{galleryRoot}'.");
+        }
+        return new ImageSearchIndex(modelPath, IndexManifest.Sha256Of(modelPath), galleryRoot, options ?? new ImageSearchIndexOptions(), null, null, 0);
+    }
+
+    /// <summary>Opens a saved index.</summary>
+    /// <param name="indexDirectory">The directory <see cref="Save"/> wrote.</param>
+    /// <param name="modelPath">The model the index was built with (checked by SHA-256).</param>
+    /// <param name="galleryRoot">Where the gallery is now; null uses the root recorded at save time.</param>
+    /// <param name="embedderOptions">Embedder options (threads, batch size, GPU) for this session.</param>
+    /// <exception cref="InvalidDataException">The index is missing, corrupt, from a newer format, or was built with another model.</exception>
+    public static ImageSearchIndex Open(string indexDirectory, string modelPath, string? galleryRoot = null, ImageEmbedderOptions? embedderOptions = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        string folder = IndexDirectory.OpenCurrent(indexDirectory);
+        IndexManifest manifest = IndexManifest.Read(folder);
+        if (!File.Exists(modelPath))
+        {
+            throw new FileNotFoundException($"Model file not found: '{modelPath}'.", modelPath);
+        }
+        string sha = IndexManifest.Sha256Of(modelPath);
+        if (!string.Equals(sha, manifest.Model.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException(
+                $"Index '{indexDirectory}' was built with model {manifest.Model.FileName ?? "?"} (SHA-256 {manifest.Model.Sha256[..12]}…), " +
+                $"but '{modelPath}' has SHA-256 {sha[..12]}…. Open it with the model it was built with, or rebuild the index.");
+        }
+        string root = galleryRoot ?? manifest.GalleryRoot ?? throw new InvalidDataException($"Index '{indexDirectory}' records no gallery root; pass one.");
+        foreach (string required in new[] { ItemsFileName, GraphFileName, EmbeddingStore.FileName })
+        {
+            if (!manifest.Files.ContainsKey(required))
+            {
+                throw new InvalidDataException($"Index '{folder}': the manifest does not list '{required}'.");
+            }
+        }
+
+        List<IndexedImage> items = ReadItems(Path.Combine(folder, ItemsFileName), manifest);
+        EmbeddingStore embeddings = EmbeddingStore.Read(Path.Combine(folder, EmbeddingStore.FileName), manifest.Dimension, manifest.Count);
+        HnswIndex graph = HnswIndex.Load(Path.Combine(folder, GraphFileName));
+        var options = new ImageSearchIndexOptions
+        {
+            M = manifest.Index.M,
+            EfConstruction = manifest.Index.EfConstruction,
+            Embedder = embedderOptions ?? new ImageEmbedderOptions(),
+        };
+        ImageSearchIndex? index = null;
+        try
+        {
+            index = new ImageSearchIndex(modelPath, sha, root, options, graph, embeddings, manifest.NextKey);
+            if (graph.Dimension != manifest.Dimension || graph.Count != manifest.Count || index.Dimension != manifest.Dimension)
+            {
+                throw new InvalidDataException($"Index '{folder}': the graph holds {graph.Count} vectors of {graph.Dimension}-d, the manifest says {manifest.Count} of {manifest.Dimension}-d, the model gives {index.Dimension}-d.");
+            }
+            foreach (IndexedImage item in items)
+            {
+                if (!graph.Contains(item.Key))
+                {
+                    throw new InvalidDataException($"Index '{folder}': item {item.Key} ('{item.Path}') is not in the graph.");
+                }
+                index._items[item.Key] = item;
+                index._keysByPath[item.Path] = item.Key;
+            }
+            return index;
+        }
+        catch
+        {
+            if (index is not null)
+            {
+                index.Dispose();
+            }
+            else
+            {
+                graph.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Indexes every image file below <paramref name="folder"/> (default: the gallery root); labels are the images' folder names.</summary>
+    /// <param name="folder">A folder inside the gallery root; null for the root itself.</param>
+    /// <param name="recursive">Include sub-folders (symbolic links to folders are not followed, and are reported as skipped).</param>
+    /// <param name="progress">Progress reports.</param>
+    /// <param name="cancellationToken">Stops after the current batch.</param>
+    /// <returns>What was added, replaced and skipped (with reasons).</returns>
+    public IndexingReport AddFolder(string? folder = null, bool recursive = true, IProgress<IndexingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        string start = Path.GetFullPath(folder ?? GalleryRoot);
+        if (!Directory.Exists(start))
+        {
+            throw new DirectoryNotFoundException($"Folder not found: '{start}'.");
+        }
+        GalleryPaths.MakeRelativeOrRoot(GalleryRoot, start);
+        var skipped = new List<SkippedImage>();
+        int ignored = 0;
+        var files = new List<string>();
+        var pending = new Stack<string>();
+        pending.Push(start);
+        while (pending.Count > 0)
+        {
+            string dir = pending.Pop();
+            IEnumerable<FileSystemInfo> entries;
+            try
+            {
+                entries = new DirectoryInfo(dir).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal).ToList();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                skipped.Add(new SkippedImage(dir, "folder cannot be read: " + e.Message));
+                continue;
+            }
+            var subdirectories = new List<string>();
+            foreach (FileSystemInfo entry in entries)
+            {
+                if (entry is DirectoryInfo sub)
+                {
+                    if (sub.LinkTarget is not null)
+                    {
+                        skipped.Add(new SkippedImage(sub.FullName, "symbolic link to a folder (not followed: it could loop or leave the gallery)"));
+                    }
+                    else if (ImageExtensions.Contains(sub.Extension))
+                    {
+                        skipped.Add(new SkippedImage(sub.FullName, "a folder named like an image"));
+                    }
+                    if (recursive && sub.LinkTarget is null)
+                    {
+                        subdirectories.Add(sub.FullName);
+                    }
+                }
+                else if (ImageExtensions.Contains(entry.Extension))
+                {
+                    files.Add(entry.FullName);
+                }
+                else
+                {
+                    ignored++;
+                }
+            }
+            for (int i = subdirectories.Count - 1; i >= 0; i--)
+            {
+                pending.Push(subdirectories[i]);
+            }
+        }
+        IndexingReport report = AddFiles(files, LabelFromFolder, null, progress, cancellationToken);
+        return report with { Skipped = [.. skipped, .. report.Skipped], IgnoredFiles = report.IgnoredFiles + ignored };
+    }
+
+    /// <summary>Indexes image files inside the gallery root.</summary>
+    /// <param name="paths">The files (absolute, or relative to the current directory).</param>
+    /// <param name="label">Label for each file (given its absolute path); null for none. <see cref="LabelFromFolder"/> uses the folder name.</param>
+    /// <param name="metadata">User metadata for each file (given its absolute path); null for none.</param>
+    /// <param name="progress">Progress reports.</param>
+    /// <param name="cancellationToken">Stops after the current batch.</param>
+    /// <exception cref="ArgumentException">A file is outside the gallery root.</exception>
+    public IndexingReport AddFiles(IReadOnlyList<string> paths, Func<string, string?>? label = null,
+        Func<string, IReadOnlyDictionary<string, string>?>? metadata = null,
+        IProgress<IndexingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var watch = Stopwatch.StartNew();
+        string[] full = paths.Select(p => Path.GetFullPath(p)).ToArray();
+        string[] relative = full.Select(p => GalleryPaths.MakeRelative(GalleryRoot, p)).ToArray();
+        var embedProgress = progress is null ? null : new Progress<ImageEmbeddingProgress>(p => progress.Report(new IndexingProgress(p.Completed, p.Total, p.Failed)));
+        ImageEmbeddingResult result = _embedder.EmbedFiles(full, embedProgress, cancellationToken);
+        return Insert(result, i => (relative[i], label?.Invoke(full[i]), metadata?.Invoke(full[i])), watch);
+    }
+
+    /// <summary>Indexes in-memory images under the given names (gallery-relative paths; nothing is read from disk).</summary>
+    /// <param name="images">Encoded images (PNG, JPEG, ...).</param>
+    /// <param name="names">A relative path for each image, e.g. <c>uploads/123.jpg</c>.</param>
+    /// <param name="labels">Optional label per image.</param>
+    /// <param name="progress">Progress reports.</param>
+    /// <param name="cancellationToken">Stops after the current batch.</param>
+    /// <exception cref="ArgumentException">A name is not a plain relative path, or the counts differ.</exception>
+    public IndexingReport AddImages(IReadOnlyList<ReadOnlyMemory<byte>> images, IReadOnlyList<string> names, IReadOnlyList<string?>? labels = null,
+        IProgress<IndexingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(names);
+        if (images.Count != names.Count || (labels is not null && labels.Count != images.Count))
+        {
+            throw new ArgumentException($"{images.Count} images need as many names (got {names.Count}) and labels.");
+        }
+        foreach (string name in names)
+        {
+            try
+            {
+                GalleryPaths.Validate(name, "name");
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ArgumentException(e.Message, nameof(names), e);
+            }
+        }
+        var watch = Stopwatch.StartNew();
+        var embedProgress = progress is null ? null : new Progress<ImageEmbeddingProgress>(p => progress.Report(new IndexingProgress(p.Completed, p.Total, p.Failed)));
+        ImageEmbeddingResult result = _embedder.EmbedImages(images, names, embedProgress, cancellationToken);
+        return Insert(result, i => (names[i], labels?[i], null), watch);
+    }
+
+    /// <summary>Removes an image by key.</summary>
+    /// <returns>Whether it was indexed.</returns>
+    public bool Remove(long key)
+    {
+        _saveLock.EnterReadLock();
+        try
+        {
+            if (!_items.TryRemove(key, out IndexedImage? item))
+            {
+                return false;
+            }
+            _keysByPath.TryRemove(new KeyValuePair<string, long>(item.Path, key));
+            _graph.Remove(key);
+            _embeddings.Remove(key);
+            lock (_exactLock)
+            {
+                _exact?.Remove(key);
+            }
+            return true;
+        }
+        finally
+        {
+            _saveLock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Removes an image by its gallery-relative path.</summary>
+    /// <returns>Whether it was indexed.</returns>
+    public bool Remove(string relativePath) =>
+        _keysByPath.TryGetValue(relativePath.Replace('\\', '/'), out long key) && Remove(key);
+
+    /// <summary>The image indexed under <paramref name="key"/>, or null.</summary>
+    public IndexedImage? Get(long key) => _items.GetValueOrDefault(key);
+
+    /// <summary>Absolute path of an indexed image (checked to lie inside the gallery root).</summary>
+    public string ResolvePath(IndexedImage item) => GalleryPaths.Resolve(GalleryRoot, item.Path, "item " + item.Key);
+
+    /// <summary>Embeds an image file with the index's model.</summary>
+    /// <exception cref="ImageDecodeException">The file is not a usable image.</exception>
+    public float[] Embed(string imagePath) => _embedder.Embed(imagePath);
+
+    /// <summary>Embeds an in-memory image with the index's model.</summary>
+    /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
+    public float[] Embed(byte[] image, string source = "<memory>") => _embedder.Embed(image, source);
+
+    /// <summary>Images most similar to the image file <paramref name="imagePath"/>, nearest first.</summary>
+    /// <exception cref="ImageDecodeException">The query is not a usable image.</exception>
+    public IReadOnlyList<ImageSearchResult> Search(string imagePath, int k = 10, int? efSearch = null, Func<IndexedImage, bool>? filter = null, bool exact = false, CancellationToken cancellationToken = default) =>
+        Search(_embedder.Embed(imagePath), k, efSearch, filter, exact, cancellationToken);
+
+    /// <summary>Images most similar to an encoded in-memory image, nearest first.</summary>
+    /// <exception cref="ImageDecodeException">The query is not a usable image.</exception>
+    public IReadOnlyList<ImageSearchResult> Search(byte[] image, int k = 10, int? efSearch = null, Func<IndexedImage, bool>? filter = null, bool exact = false, CancellationToken cancellationToken = default) =>
+        Search(_embedder.Embed(image), k, efSearch, filter, exact, cancellationToken);
+
+    /// <summary>Images most similar to an encoded image read from <paramref name="image"/>, nearest first.</summary>
+    /// <exception cref="ImageDecodeException">The query is not a usable image.</exception>
+    public IReadOnlyList<ImageSearchResult> Search(Stream image, int k = 10, int? efSearch = null, Func<IndexedImage, bool>? filter = null, bool exact = false, CancellationToken cancellationToken = default) =>
+        Search(_embedder.Embed(image), k, efSearch, filter, exact, cancellationToken);
+
+    /// <summary>Images nearest to a ready embedding (e.g. from <see cref="Embed(string)"/>), nearest first.</summary>
+    /// <param name="embedding"><see cref="Dimension"/> values.</param>
+    /// <param name="k">Results wanted; fewer when the index holds fewer (or the filter passes fewer).</param>
+    /// <param name="efSearch">HNSW beam width (≥ k); null uses <see cref="ImageSearchIndexOptions.EfSearch"/>.</param>
+    /// <param name="filter">Only images for which this returns true are returned.</param>
+    /// <param name="exact">Exact brute-force search instead of HNSW (for small galleries and ground truth).</param>
+    /// <param name="cancellationToken">Aborts a long search.</param>
+    public IReadOnlyList<ImageSearchResult> Search(ReadOnlySpan<float> embedding, int k = 10, int? efSearch = null, Func<IndexedImage, bool>? filter = null, bool exact = false, CancellationToken cancellationToken = default)
+    {
+        if (embedding.Length != Dimension)
+        {
+            throw new ArgumentException($"The query embedding has {embedding.Length} values; this index holds {Dimension}-d embeddings.", nameof(embedding));
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        Func<long, bool>? keyFilter = filter is null ? null : key => _items.TryGetValue(key, out IndexedImage? item) && filter(item);
+        SearchHit[] hits = exact
+            ? ExactIndex().Search(embedding, k, null, keyFilter, cancellationToken)
+            : _graph.Search(embedding, k, efSearch ?? Options.EfSearch, keyFilter, cancellationToken);
+        var results = new List<ImageSearchResult>(hits.Length);
+        foreach (SearchHit hit in hits)
+        {
+            // An item removed between the graph search and this lookup is dropped, never returned stale.
+            if (_items.TryGetValue(hit.Key, out IndexedImage? item))
+            {
+                results.Add(new ImageSearchResult(item.Key, item.Path, item.Label, hit.Distance, item.Metadata));
+            }
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// Saves the index to <paramref name="indexDirectory"/> as a new immutable version and makes it
+    /// current atomically; a crash at any point leaves the previous version loadable. Superseded
+    /// versions and leftovers of interrupted saves are removed.
+    /// </summary>
+    public void Save(string indexDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(indexDirectory);
+        _saveLock.EnterWriteLock();
+        try
+        {
+            IndexDirectory.CommitNewVersion(indexDirectory, folder =>
+            {
+                var items = _items.Values.OrderBy(i => i.Key).ToList();
+                using (var stream = new FileStream(Path.Combine(folder, ItemsFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                {
+                    JsonSerializer.Serialize(stream, items.Select(ItemRecord.From).ToList(), IndexManifest.Json);
+                    stream.Flush(flushToDisk: true);
+                }
+                _embeddings.Write(Path.Combine(folder, EmbeddingStore.FileName));
+                _graph.Save(Path.Combine(folder, GraphFileName));
+                var files = new Dictionary<string, IndexManifest.FileEntry>();
+                foreach (string name in new[] { ItemsFileName, EmbeddingStore.FileName, GraphFileName })
+                {
+                    files[name] = IndexManifest.Describe(Path.Combine(folder, name));
+                }
+                new IndexManifest
+                {
+                    Model = new IndexManifest.ModelReference
+                    {
+                        Sha256 = ModelSha256,
+                        FileName = Path.GetFileName(ModelPath),
+                        Metadata = ModelMetadata.ToDictionary().ToDictionary(p => p.Key, p => p.Value),
+                    },
+                    Metric = ModelMetadata.Metric,
+                    Dimension = Dimension,
+                    Count = items.Count,
+                    NextKey = Interlocked.Read(ref _nextKey),
+                    GalleryRoot = GalleryRoot,
+                    Index = new IndexManifest.IndexParameters { M = _graph.M, EfConstruction = _graph.EfConstruction },
+                    Files = files,
+                }.Write(folder);
+            });
+        }
+        finally
+        {
+            _saveLock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Label = the name of the folder holding the file (null for files directly in the gallery root).</summary>
+    public string? LabelFromFolder(string absolutePath)
+    {
+        string? parent = Path.GetDirectoryName(Path.GetFullPath(absolutePath));
+        if (parent is null || string.Equals(Path.TrimEndingDirectorySeparator(parent), Path.TrimEndingDirectorySeparator(GalleryRoot), StringComparison.Ordinal))
+        {
+            return null;
+        }
+        return Path.GetFileName(parent);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _embedder.Dispose();
+        _graph.Dispose();
+        lock (_exactLock)
+        {
+            _exact?.Dispose();
+            _exact = null;
+        }
+        _saveLock.Dispose();
+    }
+
+    private IndexingReport Insert(ImageEmbeddingResult result, Func<int, (string Path, string? Label, IReadOnlyDictionary<string, string>? Metadata)> describe, Stopwatch watch)
+    {
+        var skipped = result.Errors.Select(e => new SkippedImage(e.Source, e.Reason)).ToList();
+        int added = 0, replaced = 0;
+        _saveLock.EnterReadLock();
+        try
+        {
+            var batch = new List<(long Key, ReadOnlyMemory<float> Vector)>(result.Count);
+            for (int i = 0; i < result.Count; i++)
+            {
+                if (!result.Succeeded(i))
+                {
+                    continue;
+                }
+                var (path, label, metadata) = describe(i);
+                long key;
+                if (_keysByPath.TryGetValue(path, out long existing))
+                {
+                    key = existing;
+                    replaced++;
+                }
+                else
+                {
+                    key = Interlocked.Increment(ref _nextKey) - 1;
+                    added++;
+                }
+                float[] vector = result.GetVector(i);
+                _embeddings.Set(key, vector);
+                batch.Add((key, vector));
+                _items[key] = new IndexedImage(key, path, label, metadata);
+                _keysByPath[path] = key;
+            }
+            _graph.AddRange(batch, Math.Max(1, Options.IndexingThreads));
+            lock (_exactLock)
+            {
+                if (_exact is not null)
+                {
+                    foreach (var (key, vector) in batch)
+                    {
+                        _exact.Add(key, vector.Span);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _saveLock.ExitReadLock();
+        }
+        return new IndexingReport(added, replaced, skipped, 0, watch.Elapsed);
+    }
+
+    private BruteForceIndex ExactIndex()
+    {
+        lock (_exactLock)
+        {
+            if (_exact is null)
+            {
+                var exact = new BruteForceIndex(Dimension, Metric, maxDegreeOfParallelism: Math.Max(1, Options.IndexingThreads));
+                foreach (var (key, vector) in _embeddings.Snapshot())
+                {
+                    exact.Add(key, vector);
+                }
+                _exact = exact;
+            }
+            return _exact;
+        }
+    }
+
+    private static List<IndexedImage> ReadItems(string path, IndexManifest manifest)
+    {
+        List<ItemRecord>? records;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            records = JsonSerializer.Deserialize<List<ItemRecord>>(stream, IndexManifest.Json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a valid item list: {e.Message}", e);
+        }
+        if (records is null || records.Count != manifest.Count)
+        {
+            throw new InvalidDataException($"'{path}' holds {records?.Count ?? 0} items; the manifest says {manifest.Count}.");
+        }
+        var keys = new HashSet<long>();
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        var items = new List<IndexedImage>(records.Count);
+        foreach (ItemRecord record in records)
+        {
+            if (record.Path is null)
+            {
+                throw new InvalidDataException($"'{path}': item {record.Key} has no path.");
+            }
+            GalleryPaths.Validate(record.Path, $"'{path}'");
+            if (record.Key < 0 || record.Key >= manifest.NextKey || !keys.Add(record.Key) || !paths.Add(record.Path))
+            {
+                throw new InvalidDataException($"'{path}': item key {record.Key} or path '{record.Path}' is out of range or repeated.");
+            }
+            items.Add(new IndexedImage(record.Key, record.Path, record.Label, record.Metadata));
+        }
+        return items;
+    }
+
+    private sealed record ItemRecord(long Key, string Path, string? Label, Dictionary<string, string>? Metadata)
+    {
+        public static ItemRecord From(IndexedImage item) =>
+            new(item.Key, item.Path, item.Label, item.Metadata?.ToDictionary(p => p.Key, p => p.Value));
+    }
+}
