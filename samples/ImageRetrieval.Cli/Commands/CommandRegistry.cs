@@ -7,6 +7,10 @@ internal static class CommandRegistry
 {
     public static IEnumerable<Command> All()
     {
+        yield return DemoCommand.Create();
+        yield return IndexCommand.Create();
+        yield return SearchCommand.Create();
+        yield return InfoCommand.Create();
         yield return ExportVectorsCommand.Create();
         yield return ExportImagesCommand.Create();
         yield return AnnBenchCommand.Create();

@@ -185,6 +185,19 @@ public sealed class ImageSearchIndex : IDisposable
         }
     }
 
+    /// <summary>Reads what a saved index holds without loading it (no model needed).</summary>
+    /// <exception cref="InvalidDataException">The index is missing or corrupt.</exception>
+    public static ImageSearchIndexInfo ReadInfo(string indexDirectory)
+    {
+        string folder = IndexDirectory.OpenCurrent(indexDirectory);
+        IndexManifest manifest = IndexManifest.Read(folder);
+        long bytes = Directory.EnumerateFiles(folder).Sum(f => new FileInfo(f).Length);
+        return new ImageSearchIndexInfo(
+            manifest.Count, manifest.Dimension, manifest.Metric, manifest.Index.M, manifest.Index.EfConstruction,
+            manifest.Model.FileName, manifest.Model.Path, manifest.Model.Sha256, manifest.Model.Metadata,
+            manifest.GalleryRoot, Path.GetFileName(folder), manifest.FormatVersion, manifest.SavedUtc, bytes);
+    }
+
     /// <summary>Indexes every image file below <paramref name="folder"/> (default: the gallery root); labels are the images' folder names.</summary>
     /// <param name="folder">A folder inside the gallery root; null for the root itself.</param>
     /// <param name="recursive">Include sub-folders (symbolic links to folders are not followed, and are reported as skipped).</param>
@@ -428,6 +441,7 @@ public sealed class ImageSearchIndex : IDisposable
                     {
                         Sha256 = ModelSha256,
                         FileName = Path.GetFileName(ModelPath),
+                        Path = ModelPath,
                         Metadata = ModelMetadata.ToDictionary().ToDictionary(p => p.Key, p => p.Value),
                     },
                     Metric = ModelMetadata.Metric,

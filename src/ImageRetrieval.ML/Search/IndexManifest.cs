@@ -148,6 +148,8 @@ internal sealed record IndexManifest
 
         public string? FileName { get; init; }
 
+        public string? Path { get; init; }
+
         public required Dictionary<string, string> Metadata { get; init; }
     }
 
