@@ -9,5 +9,6 @@ internal static class CommandRegistry
     {
         yield return ExportVectorsCommand.Create();
         yield return ExportImagesCommand.Create();
+        yield return MatInfoCommand.Create();
     }
 }
