@@ -14,5 +14,6 @@ internal static class CommandRegistry
         yield return ExportVectorsCommand.Create();
         yield return ExportImagesCommand.Create();
         yield return AnnBenchCommand.Create();
+        yield return MatInfoCommand.Create();
     }
 }
