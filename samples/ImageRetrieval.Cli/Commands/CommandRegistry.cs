@@ -15,5 +15,7 @@ internal static class CommandRegistry
         yield return ExportImagesCommand.Create();
         yield return AnnBenchCommand.Create();
         yield return MatInfoCommand.Create();
+        yield return TrainCommand.Create();
+        yield return EvalCommand.Create();
     }
 }

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""PyTorch reference of ImageRetrieval's classic triplet recipe on Fashion-MNIST.
+
+Same network (NetworkFactory "classic"), same input normalisation (train mean/std inside the
+network, L2-normalised output), same P x K batches, same batch-all / batch-hard mining on one
+pairwise distance matrix, same hinge loss averaged over the active triplets, Adam with step decay,
+flip + shift augmentation, and the same retrieval metrics (test queries against the training
+gallery; P@1, Recall@K, MAP@R as pytorch-metric-learning defines them).
+
+Prints one JSON line (snake_case keys, like `imgret train --json`).
+Run with Debian's python3-torch: /usr/bin/python3 bench/pytorch/classic_reference.py --epochs 2
+"""
+import argparse
+import gzip
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load(directory, split, limit):
+    prefix = "train" if split == "train" else "t10k"
+    images = read_idx(os.path.join(directory, f"{prefix}-images-idx3-ubyte.gz"))[:limit]
+    labels = read_idx(os.path.join(directory, f"{prefix}-labels-idx1-ubyte.gz"))[:limit]
+    return images[:, None, :, :].copy(), labels.astype(np.int64)
+
+
+class Classic(nn.Module):
+    def __init__(self, mean, std, dim):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([mean]).reshape(1, 1, 1, 1))
+        self.register_buffer("std", torch.tensor([std]).reshape(1, 1, 1, 1))
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 5), nn.PReLU(1), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5), nn.PReLU(1), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 4 * 4, 256), nn.PReLU(1),
+            nn.Linear(256, 256), nn.PReLU(1),
+            nn.Linear(256, dim))
+
+    def forward(self, x):
+        return F.normalize(self.features((x - self.mean) / self.std), p=2, dim=1, eps=1e-12)
+
+
+def pairwise(e):
+    return (2 - 2 * e @ e.t()).clamp_min(1e-12).sqrt()
+
+
+def masks(labels):
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool)
+    return same & ~eye, ~same
+
+
+def mine_batch_all(d, labels, margin):
+    pos, neg = masks(labels)
+    valid = pos[:, :, None] & neg[:, None, :]
+    viol = (d[:, :, None] - d[:, None, :] + margin) > 0
+    t = (valid & viol).nonzero()
+    return t[:, 0], t[:, 1], t[:, 2]
+
+
+def mine_batch_hard(d, labels, margin):
+    pos, neg = masks(labels)
+    anchors = (pos.any(1) & neg.any(1)).nonzero().flatten()
+    p = d.masked_fill(~pos, float("-inf")).argmax(1)
+    n = d.masked_fill(~neg, float("inf")).argmin(1)
+    return anchors, p[anchors], n[anchors]
+
+
+def pk_batches(labels, p, k, rng):
+    by_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    orders = [rng.permutation(ix) for ix in by_class]
+    pos = [0] * len(by_class)
+    for _ in range(max(1, len(labels) // (p * k))):
+        batch = []
+        for c in rng.permutation(len(by_class))[:p]:
+            for _ in range(k):
+                if pos[c] == len(orders[c]):
+                    orders[c] = rng.permutation(by_class[c])
+                    pos[c] = 0
+                batch.append(orders[c][pos[c]])
+                pos[c] += 1
+        yield np.array(batch)
+
+
+def augment(x, rng, shift):
+    out = np.zeros_like(x, dtype=np.float32)
+    h, w = x.shape[2], x.shape[3]
+    for i in range(len(x)):
+        img = x[i, 0][:, ::-1] if rng.integers(2) else x[i, 0]
+        dx, dy = rng.integers(-shift, shift + 1, size=2) if shift else (0, 0)
+        ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+        xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+        out[i, 0, yd, xd] = img[ys, xs]
+    return out
+
+
+@torch.no_grad()
+def embed(model, images, batch=500):
+    model.eval()
+    return torch.cat([model(torch.from_numpy(images[i:i + batch].astype(np.float32))) for i in range(0, len(images), batch)]).numpy()
+
+
+def retrieval_metrics(q, ql, g, gl, chunk=256):
+    counts = np.bincount(gl, minlength=ql.max() + 1)
+    gnorm = (g * g).sum(1)
+    p1 = r5 = r10 = ap = 0.0
+    for s in range(0, len(q), chunk):
+        scores = gnorm[None, :] - 2 * q[s:s + chunk] @ g.T
+        for i in range(scores.shape[0]):
+            label = ql[s + i]
+            r = counts[label]
+            depth = max(r, 10)
+            top = np.argpartition(scores[i], depth - 1)[:depth]
+            top = top[np.lexsort((top, scores[i][top]))]
+            rel = gl[top] == label
+            p1 += rel[0]
+            r5 += rel[:5].any()
+            r10 += rel[:10].any()
+            hits = np.cumsum(rel[:r])
+            ap += (hits / np.arange(1, r + 1) * rel[:r]).sum() / r
+    n = len(q)
+    return dict(precision_at_1=p1 / n, recall_at_5=r5 / n, recall_at_10=r10 / n, map_at_r=ap / n)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.environ.get("IMAGERETRIEVAL_DATA", "/usr/share/datasets/fashion-mnist"))
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("-p", type=int, default=10)
+    ap.add_argument("-k", type=int, default=25)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr-step", type=int, default=8)
+    ap.add_argument("--lr-decay", type=float, default=0.1)
+    ap.add_argument("--margin", type=float, default=0.2)
+    ap.add_argument("--miner", choices=["batch-all", "batch-hard"], default="batch-all")
+    ap.add_argument("--shift", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=60000)
+    ap.add_argument("--validation-limit", type=int, default=10000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    x, y = load(args.data, "train", args.limit)
+    xt, yt = load(args.data, "test", args.validation_limit)
+    model = Classic(float(x.mean()), float(x.std()), args.dim)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    mine = mine_batch_all if args.miner == "batch-all" else mine_batch_hard
+    epoch_seconds, rates, losses = [], [], []
+    for epoch in range(args.epochs):
+        for group in opt.param_groups:
+            group["lr"] = args.lr * (args.lr_decay ** (epoch // args.lr_step) if args.lr_step else 1)
+        model.train()
+        start, seen, total = time.perf_counter(), 0, 0.0
+        batches = 0
+        for idx in pk_batches(y, args.p, args.k, rng):
+            inputs = torch.from_numpy(augment(x[idx], rng, args.shift))
+            labels = torch.from_numpy(y[idx])
+            d = pairwise(model(inputs))
+            with torch.no_grad():
+                a, p, n = mine(d.detach(), labels, args.margin)
+            hinge = (d[a, p] - d[a, n] + args.margin).relu()
+            active = int((hinge > 0).sum())
+            loss = hinge.sum() / active if active else hinge.sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss)
+            seen += len(idx)
+            batches += 1
+        seconds = time.perf_counter() - start
+        epoch_seconds.append(seconds)
+        rates.append(seen / seconds)
+        losses.append(total / batches)
+    metrics = retrieval_metrics(embed(model, xt), yt, embed(model, x), y)
+    print(json.dumps(dict(framework="pytorch " + torch.__version__, epochs=args.epochs, loss=losses[-1],
+                          images_per_second=float(np.median(rates)), train_seconds=sum(epoch_seconds), **metrics)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the classic recipe in TorchSharp (imgret train) and in PyTorch (classic_reference.py) with the
+# same settings, one after the other, and prints both JSON lines and the TorchSharp/PyTorch ratios.
+#
+#   bench/pytorch/compare.sh [EPOCHS] [LIMIT] [VALIDATION_LIMIT] [THREADS]
+#
+# Needs Debian's python3-torch (use /usr/bin/python3) and libopenblas0-pthread.
+set -euo pipefail
+epochs=${1:-2}
+limit=${2:-60000}
+validation=${3:-10000}
+threads=${4:-2}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+common=(--epochs "$epochs" --limit "$limit" --validation-limit "$validation" --dim 64 -p 10 -k 25 --lr 1e-3 --lr-step 8 --lr-decay 0.1 --margin 0.2 --shift 2 --threads "$threads")
+
+dotnet build -c Release "$root/samples/ImageRetrieval.Cli" -warnaserror >/dev/null
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads
+torchsharp=$(dotnet "$root/samples/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll" train --arch classic --miner batch-all \
+    --eval-every 0 --checkpoint "$out/classic.ckpt" --json "${common[@]}" | tail -n 1)
+pytorch=$(/usr/bin/python3 "$root/bench/pytorch/classic_reference.py" --miner batch-all "${common[@]}" | tail -n 1)
+echo "torchsharp: $torchsharp"
+echo "pytorch:    $pytorch"
+/usr/bin/python3 - "$torchsharp" "$pytorch" <<'PY'
+import json, sys
+t, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"TorchSharp/PyTorch training throughput (median epoch, images/s): {t['images_per_second']:.0f} / {p['images_per_second']:.0f} = {t['images_per_second'] / p['images_per_second']:.2f}")
+print(f"MAP@R: TorchSharp {t['map_at_r']:.4f}, PyTorch {p['map_at_r']:.4f} (ratio {t['map_at_r'] / p['map_at_r']:.3f}); P@1 {t['precision_at_1']:.4f} vs {p['precision_at_1']:.4f}")
+PY

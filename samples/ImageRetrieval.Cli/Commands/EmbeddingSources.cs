@@ -1,0 +1,53 @@
+using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Training.Checkpoints;
+using ImageRetrieval.Training.Networks;
+using ImageRetrieval.Training.Training;
+
+namespace ImageRetrieval.Cli.Commands;
+
+/// <summary>
+/// Something that turns images into embeddings for <c>imgret eval</c>. A training checkpoint today;
+/// an ONNX model (through ML.NET / ONNX Runtime) plugs in beside it.
+/// </summary>
+internal interface IEmbeddingSource : IDisposable
+{
+    /// <summary>What is being evaluated, for the report (e.g. the file name).</summary>
+    string Description { get; }
+
+    /// <summary>Input channels, height and width the source expects.</summary>
+    (int Channels, int Height, int Width) InputShape { get; }
+
+    /// <summary>Embedding length.</summary>
+    int Dimension { get; }
+
+    /// <summary><c>l2</c> or <c>cosine</c>.</summary>
+    string Metric { get; }
+
+    /// <summary>Embeds every image of <paramref name="set"/>, row after row.</summary>
+    float[] Embed(LabeledImageSet set, IProgress<int>? progress);
+}
+
+/// <summary>Embeddings from a TorchSharp training checkpoint.</summary>
+internal sealed class CheckpointEmbeddingSource : IEmbeddingSource
+{
+    private readonly EmbeddingNetwork _network;
+
+    public CheckpointEmbeddingSource(string path)
+    {
+        _network = CheckpointFile.Load(path, out CheckpointInfo info);
+        Metric = info.Metric;
+        Description = $"{Path.GetFileName(path)} ({info.Spec.Architecture}, {info.Spec.EmbeddingDimension}-d, epoch {info.Epoch}, trained on {info.TrainingDataset})";
+    }
+
+    public string Description { get; }
+
+    public (int Channels, int Height, int Width) InputShape => (_network.Spec.Channels, _network.Spec.Height, _network.Spec.Width);
+
+    public int Dimension => _network.Spec.EmbeddingDimension;
+
+    public string Metric { get; }
+
+    public float[] Embed(LabeledImageSet set, IProgress<int>? progress) => NetworkEmbedder.Embed(_network, set, 500, progress);
+
+    public void Dispose() => _network.Dispose();
+}

@@ -1,0 +1,188 @@
+using System.CommandLine;
+using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.ML.Imaging;
+using ImageRetrieval.Training.Mining;
+using ImageRetrieval.Training.Networks;
+using ImageRetrieval.Training.Training;
+using Spectre.Console;
+
+namespace ImageRetrieval.Cli.Commands;
+
+/// <summary><c>imgret train</c>: triplet-loss training of an embedding network, with a resumable checkpoint per epoch.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var defaults = new TrainingOptions();
+        var dataset = new Option<string>("--dataset") { Description = "Built-in dataset (ignored with --train-dir).", DefaultValueFactory = _ => "fashion-mnist" };
+        dataset.AcceptOnlyFromAmong("fashion-mnist");
+        var data = new Option<string?>("--data") { Description = $"Fashion-MNIST folder (default: ${FashionMnist.DataEnvironmentVariable}, then {FashionMnist.DebianDirectory})." };
+        var trainDir = new Option<string?>("--train-dir") { Description = "Training images, one sub-folder per class." };
+        var testDir = new Option<string?>("--test-dir") { Description = "Validation images labelled like --train-dir (optional)." };
+        var size = new Option<int>("--size") { Description = "Side in pixels folder images are resized to.", DefaultValueFactory = _ => 64 };
+        var channels = new Option<int>("--channels") { Description = "1 (grey) or 3 (RGB) for folder images.", DefaultValueFactory = _ => 3 };
+        channels.AcceptOnlyFromAmong("1", "3");
+        var limit = new Option<int>("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
+        var validationLimit = new Option<int>("--validation-limit") { Description = "Validate with the first N test images only.", DefaultValueFactory = _ => int.MaxValue };
+
+        var architecture = new Option<string>("--arch") { Description = "Network architecture.", DefaultValueFactory = _ => defaults.Architecture };
+        architecture.AcceptOnlyFromAmong([.. NetworkFactory.Architectures]);
+        var dimension = new Option<int>("--dim") { Description = "Embedding dimension.", DefaultValueFactory = _ => defaults.EmbeddingDimension };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs (in total, when resuming).", DefaultValueFactory = _ => defaults.Epochs };
+        var classesPerBatch = new Option<int>("--classes-per-batch", "-p") { Description = "P: classes per batch.", DefaultValueFactory = _ => defaults.ClassesPerBatch };
+        var samplesPerClass = new Option<int>("--samples-per-class", "-k") { Description = "K: images per class per batch.", DefaultValueFactory = _ => defaults.SamplesPerClass };
+        var learningRate = new Option<double>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => defaults.LearningRate };
+        var lrStep = new Option<int>("--lr-step") { Description = "Decay the learning rate every N epochs (0: never).", DefaultValueFactory = _ => defaults.LearningRateStepEpochs };
+        var lrDecay = new Option<double>("--lr-decay") { Description = "Learning-rate decay factor.", DefaultValueFactory = _ => defaults.LearningRateDecay };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Adam weight decay.", DefaultValueFactory = _ => defaults.WeightDecay };
+        var miner = new Option<string>("--miner") { Description = "Triplet mining.", DefaultValueFactory = _ => Kebab(defaults.Miner) };
+        miner.AcceptOnlyFromAmong([.. Enum.GetValues<TripletMiningStrategy>().Select(Kebab)]);
+        var distance = new Option<string>("--distance") { Description = "Distance mined and penalised.", DefaultValueFactory = _ => Kebab(defaults.Distance) };
+        distance.AcceptOnlyFromAmong([.. Enum.GetValues<TripletDistance>().Select(Kebab)]);
+        var margin = new Option<float>("--margin") { Description = "Triplet margin.", DefaultValueFactory = _ => defaults.Margin };
+        var softMargin = new Option<bool>("--soft-margin") { Description = "Soft-plus loss instead of the hinge." };
+        var noFlip = new Option<bool>("--no-flip") { Description = "No random horizontal flips." };
+        var shift = new Option<int>("--shift") { Description = "Random translation of up to N pixels (0: none).", DefaultValueFactory = _ => defaults.Augmentation.MaxShift };
+        var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => defaults.Seed };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads (0: libtorch's default).", DefaultValueFactory = _ => 0 };
+        var evalEvery = new Option<int>("--eval-every") { Description = "Evaluate every N epochs (0: only at the end).", DefaultValueFactory = _ => defaults.EvaluateEvery };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint written after every epoch.", DefaultValueFactory = _ => "models/checkpoint.ckpt" };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run stored in this checkpoint." };
+        var json = new Option<bool>("--json") { Description = "Print the final summary as one JSON line." };
+
+        var command = new Command("train", "Train a siamese embedding network with triplet loss (TorchSharp, CPU).")
+        {
+            dataset, data, trainDir, testDir, size, channels, limit, validationLimit,
+            architecture, dimension, epochs, classesPerBatch, samplesPerClass, learningRate, lrStep, lrDecay, weightDecay,
+            miner, distance, margin, softMargin, noFlip, shift, seed, threads, evalEvery, checkpoint, resume, json,
+        };
+        command.SetAction((parse, cancellationToken) => Task.FromResult(CliOutput.Run(() =>
+        {
+            var options = new TrainingOptions
+            {
+                Architecture = parse.GetValue(architecture)!,
+                EmbeddingDimension = parse.GetValue(dimension),
+                Epochs = parse.GetValue(epochs),
+                ClassesPerBatch = parse.GetValue(classesPerBatch),
+                SamplesPerClass = parse.GetValue(samplesPerClass),
+                LearningRate = parse.GetValue(learningRate),
+                LearningRateStepEpochs = parse.GetValue(lrStep),
+                LearningRateDecay = parse.GetValue(lrDecay),
+                WeightDecay = parse.GetValue(weightDecay),
+                Miner = Enum.Parse<TripletMiningStrategy>(parse.GetValue(miner)!.Replace("-", "", StringComparison.Ordinal), ignoreCase: true),
+                Distance = Enum.Parse<TripletDistance>(parse.GetValue(distance)!, ignoreCase: true),
+                Margin = parse.GetValue(margin),
+                SoftMargin = parse.GetValue(softMargin),
+                Augmentation = new AugmentationOptions { HorizontalFlip = !parse.GetValue(noFlip), MaxShift = parse.GetValue(shift) },
+                Seed = parse.GetValue(seed),
+                Threads = parse.GetValue(threads),
+                EvaluateEvery = parse.GetValue(evalEvery),
+                CheckpointPath = parse.GetValue(checkpoint),
+                ResumeFrom = parse.GetValue(resume),
+            };
+            options.Validate();
+            bool quiet = parse.GetValue(json);
+
+            LabeledImageSet train;
+            LabeledImageSet? validation;
+            string? trainFolder = parse.GetValue(trainDir);
+            if (trainFolder is null)
+            {
+                train = FashionMnist.Load(FashionMnist.Split.Train, parse.GetValue(data), parse.GetValue(limit));
+                validation = FashionMnist.Load(FashionMnist.Split.Test, parse.GetValue(data), parse.GetValue(validationLimit));
+            }
+            else
+            {
+                int side = parse.GetValue(size);
+                var decode = new ImageDecodeOptions { Width = side, Height = side, Channels = parse.GetValue(channels) };
+                var (trainResult, testResult) = ImageFolderDataset.LoadSplits(trainFolder, parse.GetValue(testDir), decode, cancellationToken: cancellationToken);
+                foreach (var failure in trainResult.Skipped.Concat(testResult?.Skipped ?? []))
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[yellow]skipped:[/] {failure.Message}");
+                }
+                int skipped = trainResult.Skipped.Count + (testResult?.Skipped.Count ?? 0);
+                if (skipped > 0)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[yellow]{skipped} undecodable file(s) left out.[/]");
+                }
+                train = trainResult.Images.Take(parse.GetValue(limit));
+                validation = testResult?.Images.Take(parse.GetValue(validationLimit));
+            }
+
+            TrainingResult result = quiet
+                ? TripletTrainer.Train(train, validation, options, null, cancellationToken)
+                : TrainWithProgress(train, validation, options, cancellationToken);
+            using var network = result.Network;
+            EpochSummary last = result.Info.History[^1];
+            var evaluated = result.Info.History.LastOrDefault(h => h.Validation is not null);
+            if (quiet)
+            {
+                CliOutput.WriteJson(new
+                {
+                    checkpoint = options.CheckpointPath,
+                    dataset = train.Name,
+                    architecture = network.Spec.Architecture,
+                    embedding_dimension = network.Spec.EmbeddingDimension,
+                    epochs = result.Info.Epoch,
+                    loss = last.Loss,
+                    images_per_second = result.Info.History.Select(h => h.ImagesPerSecond).Order().ElementAt(result.Info.History.Count / 2),
+                    train_seconds = result.Info.History.Sum(h => h.Seconds),
+                    precision_at_1 = evaluated?.Validation?.PrecisionAt1,
+                    recall_at_5 = evaluated?.Validation?.RecallAt5,
+                    recall_at_10 = evaluated?.Validation?.RecallAt10,
+                    map_at_r = evaluated?.Validation?.MapAtR,
+                });
+            }
+            else
+            {
+                AnsiConsole.MarkupLineInterpolated($"Checkpoint: [green]{options.CheckpointPath}[/] (epoch {result.Info.Epoch}).");
+            }
+            return 0;
+        })));
+        return command;
+    }
+
+    private static TrainingResult TrainWithProgress(LabeledImageSet train, LabeledImageSet? validation, TrainingOptions options, CancellationToken cancellationToken)
+    {
+        AnsiConsole.MarkupLineInterpolated($"Training [bold]{options.Architecture}[/] ({options.EmbeddingDimension}-d) on {train.Name} ({train.Count} images), validating on {validation?.Name ?? "nothing"}.");
+        var table = new Table().AddColumns("epoch", "loss", "active", "lr", "img/s", "P@1", "R@10", "MAP@R");
+        TrainingResult? result = null;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                ProgressTask? task = null;
+                var progress = new InlineProgress(report =>
+                {
+                    if (task is null || report.Phase == TrainingPhase.Training && report.Batch <= 10 && task.IsFinished)
+                    {
+                        task = context.AddTask($"epoch {report.Epoch}/{report.Epochs}", maxValue: report.BatchesPerEpoch);
+                    }
+                    task.Description = report.Phase == TrainingPhase.Evaluating
+                        ? $"epoch {report.Epoch}/{report.Epochs} evaluating"
+                        : $"epoch {report.Epoch}/{report.Epochs} loss {report.Loss:F4}";
+                    task.Value = report.Batch;
+                    if (report.Summary is { } s)
+                    {
+                        task.StopTask();
+                        table.AddRow(
+                            s.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{s.Loss:F4}", $"{s.ActiveTripletFraction:P0}", $"{s.LearningRate:G3}", $"{s.ImagesPerSecond:F0}",
+                            s.Validation is null ? "" : $"{s.Validation.PrecisionAt1:F4}",
+                            s.Validation is null ? "" : $"{s.Validation.RecallAt10:F4}",
+                            s.Validation is null ? "" : $"{s.Validation.MapAtR:F4}");
+                    }
+                });
+                result = TripletTrainer.Train(train, validation, options, progress, cancellationToken);
+            });
+        AnsiConsole.Write(table);
+        return result!;
+    }
+
+    private static string Kebab<T>(T value) where T : struct, Enum =>
+        string.Concat(value.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    private sealed class InlineProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

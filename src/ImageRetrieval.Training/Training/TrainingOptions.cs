@@ -1,0 +1,103 @@
+using ImageRetrieval.Training.Mining;
+using ImageRetrieval.Training.Networks;
+
+namespace ImageRetrieval.Training.Training;
+
+/// <summary>Everything that shapes a triplet-loss training run. Defaults are the measured Fashion-MNIST recipe (docs/training.md).</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Network architecture, one of <see cref="NetworkFactory.Architectures"/>.</summary>
+    public string Architecture { get; init; } = NetworkFactory.ConvNet;
+
+    /// <summary>Embedding length.</summary>
+    public int EmbeddingDimension { get; init; } = 64;
+
+    /// <summary>Passes over the training set.</summary>
+    public int Epochs { get; init; } = 20;
+
+    /// <summary>P: classes per batch (clamped to the number of classes).</summary>
+    public int ClassesPerBatch { get; init; } = 10;
+
+    /// <summary>K: images per class per batch.</summary>
+    public int SamplesPerClass { get; init; } = 25;
+
+    /// <summary>Adam's learning rate at epoch 1.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Adam's L2 weight decay.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>The learning rate is multiplied by <see cref="LearningRateDecay"/> every this many epochs (0: never).</summary>
+    public int LearningRateStepEpochs { get; init; } = 8;
+
+    /// <summary>The step decay factor.</summary>
+    public double LearningRateDecay { get; init; } = 0.1;
+
+    /// <summary>Triplet choice within a batch.</summary>
+    public TripletMiningStrategy Miner { get; init; } = TripletMiningStrategy.BatchAll;
+
+    /// <summary>The distance mined and penalised.</summary>
+    public TripletDistance Distance { get; init; } = TripletDistance.Euclidean;
+
+    /// <summary>The hinge margin.</summary>
+    public float Margin { get; init; } = 0.2f;
+
+    /// <summary>Use the soft-margin loss instead of the hinge.</summary>
+    public bool SoftMargin { get; init; }
+
+    /// <summary>Training-time augmentation.</summary>
+    public AugmentationOptions Augmentation { get; init; } = new();
+
+    /// <summary>Seed for weights, batches, augmentation and random mining.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>libtorch intra-op threads (0: leave libtorch's default).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Evaluate on the validation set every this many epochs (and always after the last; 0: only after the last).</summary>
+    public int EvaluateEvery { get; init; } = 1;
+
+    /// <summary>Batch size used to embed images for evaluation.</summary>
+    public int EvaluationBatchSize { get; init; } = 500;
+
+    /// <summary>Write a resumable checkpoint here after every epoch (<see langword="null"/>: none).</summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Continue the run stored in this checkpoint (its spec and epoch count win over the options above).</summary>
+    public string? ResumeFrom { get; init; }
+
+    /// <summary>Checks the values.</summary>
+    /// <exception cref="ArgumentException">A value is out of range.</exception>
+    public void Validate()
+    {
+        if (!NetworkFactory.Architectures.Contains(Architecture))
+        {
+            throw new ArgumentException($"Unknown architecture '{Architecture}'; expected one of: {string.Join(", ", NetworkFactory.Architectures)}.", nameof(Architecture));
+        }
+        Require(EmbeddingDimension >= 2, $"Embedding dimension must be at least 2, got {EmbeddingDimension}.", nameof(EmbeddingDimension));
+        Require(Epochs >= 1, $"Epochs must be at least 1, got {Epochs}.", nameof(Epochs));
+        Require(ClassesPerBatch >= 2, $"Classes per batch must be at least 2, got {ClassesPerBatch}.", nameof(ClassesPerBatch));
+        Require(SamplesPerClass >= 2, $"Samples per class must be at least 2, got {SamplesPerClass}.", nameof(SamplesPerClass));
+        Require(LearningRate > 0 && double.IsFinite(LearningRate), $"Learning rate must be positive, got {LearningRate}.", nameof(LearningRate));
+        Require(WeightDecay >= 0, $"Weight decay must be non-negative, got {WeightDecay}.", nameof(WeightDecay));
+        Require(LearningRateStepEpochs >= 0, $"Learning-rate step must be non-negative, got {LearningRateStepEpochs}.", nameof(LearningRateStepEpochs));
+        Require(LearningRateDecay is > 0 and <= 1, $"Learning-rate decay must be in (0, 1], got {LearningRateDecay}.", nameof(LearningRateDecay));
+        Require(float.IsFinite(Margin) && Margin >= 0, $"Margin must be non-negative, got {Margin}.", nameof(Margin));
+        Require(Augmentation.MaxShift >= 0, $"Max shift must be non-negative, got {Augmentation.MaxShift}.", nameof(Augmentation));
+        Require(Threads >= 0, $"Threads must be non-negative, got {Threads}.", nameof(Threads));
+        Require(EvaluateEvery >= 0, $"EvaluateEvery must be non-negative, got {EvaluateEvery}.", nameof(EvaluateEvery));
+        Require(EvaluationBatchSize >= 1, $"Evaluation batch size must be positive, got {EvaluationBatchSize}.", nameof(EvaluationBatchSize));
+    }
+
+    /// <summary>The learning rate during 0-based epoch <paramref name="epoch"/> (step decay).</summary>
+    public double LearningRateAt(int epoch) =>
+        LearningRateStepEpochs == 0 ? LearningRate : LearningRate * Math.Pow(LearningRateDecay, epoch / LearningRateStepEpochs);
+
+    private static void Require(bool condition, string message, string name)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(message, name);
+        }
+    }
+}
