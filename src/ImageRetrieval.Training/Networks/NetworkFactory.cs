@@ -14,8 +14,9 @@ public static class NetworkFactory
     public const string ConvNet = "convnet";
 
     /// <summary>
-    /// ResNet-18 (TorchVision layout, 3-channel input of at least 32×32) with a linear 512 → D head;
-    /// ImageNet weights can be imported with <see cref="ResNet18Weights.ImportImageNet"/>.
+    /// ResNet-18 (3-channel input of at least 32×32) with a linear 512 → D head; TorchVision's module
+    /// names, but the block counts of ML.NET's CNTK ResNet18.onnx ([2, 2, 2, 3]) whose ImageNet weights
+    /// <see cref="ResNet18Weights.ImportImageNet"/> imports.
     /// </summary>
     public const string ResNet18 = "resnet18";
 

@@ -56,7 +56,8 @@ internal sealed class ResidualBlock : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// Builds the ResNet-18 feature extractor (TorchVision layout) followed by the embedding head:
+/// Builds the ResNet-18 feature extractor (TorchVision module layout and names, ML.NET/CNTK block counts —
+/// see <see cref="BlocksPerStage"/>) followed by the embedding head:
 /// <c>conv1 bn1 relu maxpool layer1..layer4 avgpool flatten fc</c>, where <c>fc</c> projects 512 → D.
 /// </summary>
 internal static class ResNet18
@@ -66,6 +67,13 @@ internal static class ResNet18
 
     /// <summary>Names of the four residual stages inside <c>features</c>, shallow to deep.</summary>
     public static IReadOnlyList<string> StageNames { get; } = ["layer1", "layer2", "layer3", "layer4"];
+
+    /// <summary>
+    /// Residual blocks per stage. TorchVision's resnet18 has [2, 2, 2, 2]; the only ImageNet ResNet-18 weights
+    /// available offline — ML.NET's CNTK <c>ResNet18.onnx</c> — have a third block in the last stage
+    /// (22 convolutions, 9 residual additions). The network follows the weights so the import is exact.
+    /// </summary>
+    public static IReadOnlyList<int> BlocksPerStage { get; } = [2, 2, 2, 3];
 
     /// <summary>Name of the embedding head inside <c>features</c>.</summary>
     public const string HeadName = "fc";
@@ -92,9 +100,13 @@ internal static class ResNet18
         for (int stage = 0; stage < widths.Length; stage++)
         {
             long stride = stage == 0 ? 1 : 2;
-            layers.Add((StageNames[stage], nn.Sequential(
-                ("0", new ResidualBlock(inChannels, widths[stage], stride)),
-                ("1", new ResidualBlock(widths[stage], widths[stage], 1)))));
+            var blocks = new List<(string, nn.Module<Tensor, Tensor>)>();
+            for (int block = 0; block < BlocksPerStage[stage]; block++)
+            {
+                blocks.Add((block.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    new ResidualBlock(block == 0 ? inChannels : widths[stage], widths[stage], block == 0 ? stride : 1)));
+            }
+            layers.Add((StageNames[stage], nn.Sequential(blocks)));
             inChannels = widths[stage];
         }
         layers.Add(("avgpool", nn.AdaptiveAvgPool2d(1)));

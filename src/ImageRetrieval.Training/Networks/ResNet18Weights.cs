@@ -34,9 +34,9 @@ public static class ResNet18Weights
     /// <summary>Path of ML.NET's companion preprocessing model inside the package folder.</summary>
     public const string PreprocessPathInPackage = "tools/DnnImageModels/ResNetPrepOnnx/ResNetPreprocess.onnx";
 
-    private const int ConvCount = 20;
-    private const int BatchNormCount = 20;
-    private const int AddCount = 8;
+    private const int ConvCount = 22;
+    private const int BatchNormCount = 22;
+    private const int AddCount = 9;
 
     /// <summary>
     /// Per-channel (R, G, B) averages of the 224×224 ImageNet mean image that <c>ResNetPreprocess.onnx</c>
