@@ -42,4 +42,120 @@ public sealed class EmbeddingNetwork : nn.Module<Tensor, Tensor>
         x = features.forward(x);
         return normalize.forward(x);
     }
+
+    /// <summary>How batch-norm layers behave while the network is in training mode (see <see cref="SetBatchNormMode"/>).</summary>
+    public BatchNormMode BatchNormMode { get; private set; } = BatchNormMode.Train;
+
+    /// <summary>
+    /// Chooses whether batch-norm layers use batch statistics and update their running statistics during
+    /// training (<see cref="BatchNormMode.Train"/>, the default) or keep using the stored running statistics
+    /// (<see cref="BatchNormMode.Eval"/>, usual when fine-tuning a pretrained backbone with small batches).
+    /// The choice survives later <c>train()</c> calls; <c>eval()</c> always puts every layer in eval mode.
+    /// </summary>
+    public void SetBatchNormMode(BatchNormMode mode)
+    {
+        if (!Enum.IsDefined(mode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, "Expected Train or Eval.");
+        }
+        BatchNormMode = mode;
+        train(training);
+    }
+
+    /// <inheritdoc />
+    public override void train(bool train = true)
+    {
+        base.train(train);
+        if (train && BatchNormMode == BatchNormMode.Eval)
+        {
+            foreach (var module in modules().OfType<BatchNorm>())
+            {
+                module.eval();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Freezes everything but the embedding head (the last <see cref="Linear"/> layer of <c>features</c>):
+    /// their parameters get <c>requires_grad = false</c>, so optimizers leave them unchanged. Combine with
+    /// <see cref="SetBatchNormMode"/>(<see cref="BatchNormMode.Eval"/>) to also keep batch-norm statistics fixed.
+    /// </summary>
+    public void FreezeBackbone()
+    {
+        var head = Head();
+        foreach (var parameter in features.parameters())
+        {
+            parameter.requires_grad = false;
+        }
+        foreach (var parameter in head.parameters())
+        {
+            parameter.requires_grad = true;
+        }
+    }
+
+    /// <summary>Makes every parameter trainable again.</summary>
+    public void UnfreezeAll()
+    {
+        foreach (var parameter in features.parameters())
+        {
+            parameter.requires_grad = true;
+        }
+    }
+
+    /// <summary>
+    /// ResNet fine-tuning: freezes the backbone, then makes the head and the last <paramref name="count"/>
+    /// residual stages trainable (1 = <c>layer4</c>, 2 = <c>layer3</c> and <c>layer4</c>, … 4 = all stages;
+    /// the stem <c>conv1</c>/<c>bn1</c> stays frozen — use <see cref="UnfreezeAll"/> for it).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The architecture has no residual stages.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is outside 0..4.</exception>
+    public void UnfreezeStages(int count)
+    {
+        if (Spec.Architecture != NetworkFactory.ResNet18)
+        {
+            throw new InvalidOperationException($"UnfreezeStages applies to residual networks ({NetworkFactory.ResNet18}); this network is '{Spec.Architecture}'. Use FreezeBackbone or UnfreezeAll.");
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, ResNet18.StageNames.Count);
+        FreezeBackbone();
+        var stages = features.named_children().ToDictionary(c => c.name, c => c.module, StringComparer.Ordinal);
+        foreach (string name in ResNet18.StageNames.Skip(ResNet18.StageNames.Count - count))
+        {
+            foreach (var parameter in stages[name].parameters())
+            {
+                parameter.requires_grad = true;
+            }
+        }
+    }
+
+    /// <summary>Runs <c>features</c> up to, not including, the embedding head: the backbone's pooled features.</summary>
+    internal Tensor ForwardBackbone(Tensor preprocessed)
+    {
+        using var scope = torch.NewDisposeScope();
+        var head = Head();
+        var x = preprocessed;
+        foreach (var (_, module) in features.named_children())
+        {
+            if (ReferenceEquals(module, head))
+            {
+                break;
+            }
+            x = ((nn.Module<Tensor, Tensor>)module).forward(x);
+        }
+        return x.MoveToOuterDisposeScope();
+    }
+
+    private Linear Head() =>
+        features.children().OfType<Linear>().LastOrDefault()
+        ?? throw new InvalidOperationException($"The '{Spec.Architecture}' network has no Linear embedding head in its features.");
+}
+
+/// <summary>Batch-norm behaviour during training; see <see cref="EmbeddingNetwork.SetBatchNormMode"/>.</summary>
+public enum BatchNormMode
+{
+    /// <summary>Normalise with batch statistics and update the running statistics (PyTorch's training behaviour).</summary>
+    Train,
+
+    /// <summary>Normalise with the stored running statistics and leave them unchanged, even while training.</summary>
+    Eval,
 }

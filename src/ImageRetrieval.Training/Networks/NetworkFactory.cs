@@ -13,8 +13,15 @@ public static class NetworkFactory
     /// <summary>The default for small images: conv-BN-ReLU stages, global average pooling, a linear projection.</summary>
     public const string ConvNet = "convnet";
 
+    /// <summary>
+    /// ResNet-18 (3-channel input of at least 32×32) with a linear 512 → D head; TorchVision's module
+    /// names, but the block counts of ML.NET's CNTK ResNet18.onnx ([2, 2, 2, 3]) whose ImageNet weights
+    /// <see cref="ResNet18Weights.ImportImageNet"/> imports.
+    /// </summary>
+    public const string ResNet18 = "resnet18";
+
     /// <summary>Architecture names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Architectures { get; } = [Classic, ConvNet];
+    public static IReadOnlyList<string> Architectures { get; } = [Classic, ConvNet, ResNet18];
 
     /// <summary>Builds a randomly initialised network (seed with <c>torch.random.manual_seed</c> first for reproducible weights).</summary>
     /// <exception cref="ArgumentException">The spec is invalid or the input is too small for the architecture.</exception>
@@ -26,6 +33,7 @@ public static class NetworkFactory
         {
             Classic => BuildClassic(spec),
             ConvNet => BuildConvNet(spec),
+            ResNet18 => Networks.ResNet18.BuildFeatures(spec),
             _ => throw new ArgumentException($"Unknown architecture '{spec.Architecture}'.", nameof(spec)),
         };
         return new EmbeddingNetwork(spec, features);
