@@ -17,5 +17,6 @@ internal static class CommandRegistry
         yield return MatInfoCommand.Create();
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();
+        yield return ExportCommand.Create();
     }
 }
