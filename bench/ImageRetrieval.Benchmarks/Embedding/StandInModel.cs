@@ -12,7 +12,8 @@ internal static class StandInModel
 {
     public const int Dimension = 64;
 
-    public static void Write(string path)
+    /// <summary>Writes the stand-in: <c>convnet</c> (default) or <c>gemm</c> (Flatten → Gemm(64) → L2: nearly free compute, to expose per-row overhead).</summary>
+    public static void Write(string path, string kind = "convnet")
     {
         var metadata = new EmbeddingModelMetadata
         {
@@ -21,11 +22,17 @@ internal static class StandInModel
             InputWidth = 28,
             PixelScale = 1f / 255,
             EmbeddingDimension = Dimension,
-            Architecture = "convnet-standin",
+            Architecture = kind + "-standin",
             TrainingDataset = "none (random weights)",
             InputName = "pixels",
             OutputName = "embedding",
         };
-        File.WriteAllBytes(path, TinyOnnxModel.ConvNetL2(1, 28, 28, Dimension, seed: 42, metadata.ToDictionary(), "pixels", "embedding"));
+        byte[] model = kind switch
+        {
+            "convnet" => TinyOnnxModel.ConvNetL2(1, 28, 28, Dimension, seed: 42, metadata.ToDictionary(), "pixels", "embedding"),
+            "gemm" => TinyOnnxModel.FlattenGemmL2(1, 28, 28, Dimension, seed: 42, metadata.ToDictionary(), "pixels", "embedding"),
+            _ => throw new ArgumentException($"Unknown stand-in '{kind}': convnet or gemm."),
+        };
+        File.WriteAllBytes(path, model);
     }
 }

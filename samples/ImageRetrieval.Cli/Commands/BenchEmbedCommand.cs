@@ -205,6 +205,11 @@ internal static class BenchEmbedCommand
 
     private static double Rate(Action action, int images)
     {
+        // Settle the previous measure's garbage first: ML.NET's chain leaves images to finalizers, which would
+        // otherwise run during (and be billed to) the next measure.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
         var watch = Stopwatch.StartNew();
         action();
         return images / watch.Elapsed.TotalSeconds;
