@@ -1,11 +1,19 @@
 using BenchmarkDotNet.Running;
 using ImageRetrieval.Benchmarks;
+using ImageRetrieval.Benchmarks.Embedding;
 
 // Run with: dotnet run -c Release --project bench/ImageRetrieval.Benchmarks -- --filter '*'
 // ResNet-18 training throughput (not BenchmarkDotNet): ... -- resnet18-throughput [--sizes 64,112,224] [--batch 32] [--threads 2]
+// Write the embedding stand-in model: ... -- write-standin-model out.onnx [convnet|gemm]
 if (args.Length > 0 && args[0] == ResNetThroughput.Command)
 {
     return ResNetThroughput.Run(args[1..]);
+}
+if (args is ["write-standin-model", string path, ..])
+{
+    StandInModel.Write(path, args.Length > 2 ? args[2] : "convnet");
+    Console.WriteLine($"Wrote {path}");
+    return 0;
 }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

@@ -18,5 +18,6 @@ internal static class CommandRegistry
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();
         yield return ExportCommand.Create();
+        yield return BenchEmbedCommand.Create();
     }
 }

@@ -36,15 +36,15 @@ public sealed record ExecutionProviderInfo(string Name, int? RequestedGpuDeviceI
 /// package has no CUDA entry point at all and throws <see cref="EntryPointNotFoundException"/>.
 /// Both are treated as "GPU unavailable" here; ML.NET's own <c>ApplyOnnxModel</c> only catches the first.
 /// </remarks>
-internal static class ExecutionProviders
+public static class ExecutionProviders
 {
     private static readonly ConcurrentDictionary<int, string?> CudaProbe = new();
 
-    /// <summary>Where fallback messages go (once per device and process). Defaults to standard error.</summary>
-    internal static Action<string> Log { get; set; } = message => Console.Error.WriteLine(message);
+    /// <summary>Where the fallback message goes (once per device and process). Defaults to standard error; set it to route the message to your logger.</summary>
+    public static Action<string> Log { get; set; } = message => Console.Error.WriteLine(message);
 
     /// <summary>Session options for the requested device. Throws when the GPU is unavailable and <paramref name="fallbackToCpu"/> is false.</summary>
-    public static SessionOptions CreateSessionOptions(int? gpuDeviceId, bool fallbackToCpu, int intraOpThreads, int interOpThreads, out ExecutionProviderInfo provider)
+    internal static SessionOptions CreateSessionOptions(int? gpuDeviceId, bool fallbackToCpu, int intraOpThreads, int interOpThreads, out ExecutionProviderInfo provider)
     {
         var options = new SessionOptions
         {
@@ -69,7 +69,9 @@ internal static class ExecutionProviders
         }
     }
 
-    /// <summary>Decides (once per device and process) whether CUDA can be used.</summary>
+    /// <summary>Decides (once per device and process) whether CUDA can be used, and reports the provider that will run.</summary>
+    /// <param name="gpuDeviceId">The CUDA device, or <see langword="null"/> for the CPU.</param>
+    /// <param name="fallbackToCpu">Whether an unusable GPU means the CPU (logged once) rather than an exception.</param>
     /// <exception cref="InvalidOperationException">The GPU is unavailable and <paramref name="fallbackToCpu"/> is false.</exception>
     public static ExecutionProviderInfo Resolve(int? gpuDeviceId, bool fallbackToCpu)
     {

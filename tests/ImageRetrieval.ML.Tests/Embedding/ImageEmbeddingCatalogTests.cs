@@ -103,6 +103,21 @@ public class ImageEmbeddingCatalogTests(EmbeddingFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public void The_plain_chain_fails_the_pass_on_a_missing_file_and_refuses_huge_declared_byte_images()
+    {
+        var ml = new MLContext(1);
+        IDataView data = ml.Data.LoadFromEnumerable([new PathRow { ImagePath = fixture.ImagePaths[0] }, new PathRow { ImagePath = fixture.Scratch("no-such-image.png") }]);
+        using var model = (TransformerChain<ITransformer>)ml.Transforms.EmbedImages("Embedding", fixture.GreyModel, inputColumnName: "ImagePath").Fit(data);
+        Exception error = Assert.ThrowsAny<Exception>(() => model.Transform(data).GetColumn<float[]>("Embedding").ToArray());
+        Assert.Contains("no-such-image.png", error.ToString(), StringComparison.Ordinal);
+
+        IDataView bomb = ml.Data.LoadFromEnumerable([new BytesRow { Image = TestImages.PngDeclaring(50_000, 50_000) }]);
+        using var byBytes = (TransformerChain<ITransformer>)ml.Transforms.EmbedImages("Embedding", fixture.GreyModel, inputColumnName: "Image").Fit(bomb);
+        Exception refused = Assert.ThrowsAny<Exception>(() => byBytes.Transform(bomb).GetColumn<float[]>("Embedding").ToArray());
+        Assert.Contains("50000x50000", refused.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Survives_Save_and_Load_with_equal_outputs_and_works_in_a_PredictionEngine()
     {
         var ml = new MLContext(1);
