@@ -69,7 +69,7 @@ internal static class SearchCommandSupport
         }
     }
 
-    public static string Format(float value) => value.ToString("F4", CultureInfo.InvariantCulture);
+    public static string Format(float value) => value.ToString("G4", CultureInfo.InvariantCulture);
 
     /// <summary>Calls the handler on the reporting thread (System.Progress would post to the thread pool).</summary>
     private sealed class SynchronousProgress<T>(Action<T> handler) : IProgress<T>

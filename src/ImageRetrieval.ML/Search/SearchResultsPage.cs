@@ -77,7 +77,7 @@ public static class SearchResultsPage
                 html.Append("<figure").Append(css).Append("><img alt=\"").Append(Encode(hit.Name)).Append("\" src=\"")
                     .Append(DataUri(hit.Image)).Append("\"><figcaption><span class=\"rank\">#")
                     .Append((i + 1).ToString(CultureInfo.InvariantCulture)).Append("</span> <span class=\"dist\">")
-                    .Append(hit.Distance.ToString("F4", CultureInfo.InvariantCulture)).Append("</span><br>");
+                    .Append(hit.Distance.ToString("G4", CultureInfo.InvariantCulture)).Append("</span><br>");
                 if (hit.Label is not null)
                 {
                     html.Append(Encode(hit.Label)).Append("<br>");

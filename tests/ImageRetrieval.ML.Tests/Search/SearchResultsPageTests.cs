@@ -28,7 +28,7 @@ public class SearchResultsPageTests
         Assert.DoesNotContain("https://", html, StringComparison.Ordinal);
         Assert.Contains("class=\"match\"", html, StringComparison.Ordinal);
         Assert.Contains("class=\"miss\"", html, StringComparison.Ordinal);
-        Assert.Contains("0.0100", html, StringComparison.Ordinal);
+        Assert.Contains("0.01<", html, StringComparison.Ordinal);
     }
 
     [Theory]
