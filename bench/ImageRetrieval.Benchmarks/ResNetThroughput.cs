@@ -72,14 +72,18 @@ internal static class ResNetThroughput
             }
             seconds.Sort();
             cpuSeconds.Sort();
-            double median = seconds[seconds.Count / 2];
-            double cpuMedian = cpuSeconds[cpuSeconds.Count / 2];
+            double median = Median(seconds);
+            double cpuMedian = Median(cpuSeconds);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {side}x{side} | {batch / median:F1} | {batch / seconds[^1]:F1} | {batch / seconds[0]:F1} | {median:F2} | {cpuMedian:F2} | {batch / cpuMedian:F2} |"));
         }
         Console.WriteLine($"load average at end: {LoadAverage()}");
         return 0;
     }
+
+    private static double Median(List<double> sorted) => sorted.Count % 2 == 1
+        ? sorted[sorted.Count / 2]
+        : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
 
     private static string Option(string[] args, string name, string fallback)
     {
