@@ -26,7 +26,7 @@ public class OnnxExporterTests(ITestOutputHelper output)
         using var network = NetworkFactory.Create(NetworkSpec.Create(architecture, 1, 28, 28, 64, mean: 72.9f, std: 90f));
         if (trained)
         {
-            Parity.TrainBriefly(network, steps: 12, batch: 16, channels: 1, side: 28);
+            Parity.TrainBriefly(network, steps: 8, batch: 16, channels: 1, side: 28);
             AssertBatchNormMovedAwayFromInit(network);
         }
         using var session = Parity.Session(Parity.ExportBytes(network));
@@ -53,7 +53,7 @@ public class OnnxExporterTests(ITestOutputHelper output)
         torch.random.manual_seed(5);
         using var scope = torch.NewDisposeScope();
         using var network = NetworkFactory.Create(new NetworkSpec(NetworkFactory.ConvNet, 3, 32, 32, 32, [120f, 110f, 100f], [60f, 65f, 70f]));
-        Parity.TrainBriefly(network, steps: 4, batch: 8, channels: 3, side: 32);
+        Parity.TrainBriefly(network, steps: 3, batch: 8, channels: 3, side: 32);
         var model = OnnxExporter.BuildModel(network, new OnnxExportOptions { FoldBatchNorm = foldBatchNorm, Opset = opset }, out _);
         Assert.Equal(foldBatchNorm ? 0 : 6, model.Graph.Node.Count(n => n.OpType == "BatchNormalization"));
         Assert.Equal(opset, model.OpsetImport.Single().Version);
