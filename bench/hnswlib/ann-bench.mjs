@@ -36,10 +36,13 @@ const log = (s) => { if (!flag('--json')) console.log(s); };
 
 const index = new HierarchicalNSW('l2', dim);
 index.initIndex(nb, M, efC, 100);
+const cpuSeconds = (c) => { const u = process.cpuUsage(c); return (u.user + u.system) / 1e6; };
 let t = process.hrtime.bigint();
+let c0 = process.cpuUsage();
 for (let i = 0; i < nb; i++) index.addPoint(base.rows[i], i);
 const buildSeconds = Number(process.hrtime.bigint() - t) / 1e9;
-log(`hnswlib-node: built ${nb} x ${dim}-d in ${buildSeconds.toFixed(2)} s (M=${M}, efC=${efC}, 1 thread)`);
+const buildCpuSeconds = cpuSeconds(c0);
+log(`hnswlib-node: built ${nb} x ${dim}-d in ${buildSeconds.toFixed(2)} s (${buildCpuSeconds.toFixed(2)} s CPU) (M=${M}, efC=${efC}, 1 thread)`);
 
 index.setEf(efs[0]);
 for (let i = 0; i < Math.min(nq, 500); i++) index.searchKnn(query.rows[i], k);
@@ -48,17 +51,19 @@ for (const ef of efs) {
   index.setEf(ef);
   const results = new Array(nq);
   t = process.hrtime.bigint();
+  c0 = process.cpuUsage();
   for (let i = 0; i < nq; i++) results[i] = index.searchKnn(query.rows[i], k).neighbors;
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  const cpu = cpuSeconds(c0);
   let found = 0;
   for (let i = 0; i < nq; i++) {
     const truth = new Set(gt.rows[i].slice(0, k));
     for (const id of results[i]) if (truth.has(id)) found++;
   }
   const recall = found / (nq * k), qps = nq / seconds;
-  runs.push({ ef, recall_at_10: +recall.toFixed(4), qps: +qps.toFixed(1) });
-  log(`ef=${ef}\trecall@${k}=${recall.toFixed(4)}\t${qps.toFixed(0)} queries/s`);
+  runs.push({ ef, recall_at_10: +recall.toFixed(4), qps: +qps.toFixed(1), qps_cpu: +(nq / cpu).toFixed(1) });
+  log(`ef=${ef}\trecall@${k}=${recall.toFixed(4)}\t${qps.toFixed(0)} queries/s\t${(nq / cpu).toFixed(0)} queries/CPU-s`);
 }
 const peakMb = process.resourceUsage().maxRSS / 1024;
 log(`peak RSS ${peakMb.toFixed(0)} MB (includes base/query held as JS arrays)`);
-if (flag('--json')) console.log(JSON.stringify({ library: 'hnswlib-node', base_count: nb, query_count: nq, dimension: dim, k, m: M, ef_construction: efC, build_threads: 1, build_seconds: +buildSeconds.toFixed(3), runs, peak_memory_mb: +peakMb.toFixed(1) }));
+if (flag('--json')) console.log(JSON.stringify({ library: 'hnswlib-node', base_count: nb, query_count: nq, dimension: dim, k, m: M, ef_construction: efC, build_threads: 1, build_seconds: +buildSeconds.toFixed(3), build_cpu_seconds: +buildCpuSeconds.toFixed(3), runs, peak_memory_mb: +peakMb.toFixed(1) }));

@@ -12,7 +12,7 @@ public class HnswIndexTests
     public void Recall_on_random_gaussian_data_is_above_bound(DistanceMetric metric, double bound)
     {
         const int dim = 24;
-        float[] data = Gaussian(3000, dim, seed: 1);
+        float[] data = Gaussian(2000, dim, seed: 1);
         float[] queries = Gaussian(100, dim, seed: 2);
         using var index = Build(data, dim, metric);
         using var exact = Exact(data, dim, metric);
@@ -24,7 +24,7 @@ public class HnswIndexTests
     public void Recall_on_clustered_data_is_above_bound()
     {
         const int dim = 16;
-        float[] data = Clustered(3000, dim, clusters: 25, seed: 3);
+        float[] data = Clustered(2000, dim, clusters: 25, seed: 3);
         float[] queries = Clustered(100, dim, clusters: 25, seed: 3 + 1000);
         using var index = Build(data, dim);
         using var exact = Exact(data, dim);
@@ -36,11 +36,11 @@ public class HnswIndexTests
     public void Parallel_build_reaches_the_same_recall_bound()
     {
         const int dim = 16;
-        float[] data = Gaussian(3000, dim, seed: 5);
+        float[] data = Gaussian(2000, dim, seed: 5);
         float[] queries = Gaussian(100, dim, seed: 6);
         using var index = Build(data, dim, threads: 4);
         using var exact = Exact(data, dim);
-        Assert.Equal(3000, index.Count);
+        Assert.Equal(2000, index.Count);
         double recall = Recall(index, exact, queries, dim, k: 10, ef: 100);
         Assert.True(recall >= 0.95, $"recall@10 = {recall:F3}");
     }
