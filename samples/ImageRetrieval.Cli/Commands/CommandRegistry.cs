@@ -15,5 +15,6 @@ internal static class CommandRegistry
         yield return ExportImagesCommand.Create();
         yield return AnnBenchCommand.Create();
         yield return MatInfoCommand.Create();
+        yield return SoakCommand.Create();
     }
 }

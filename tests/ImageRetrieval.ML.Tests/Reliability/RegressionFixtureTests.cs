@@ -1,0 +1,40 @@
+using System.Diagnostics;
+
+namespace ImageRetrieval.ML.Tests.Reliability;
+
+/// <summary>
+/// Replays every input under tests/fixtures/regressions/&lt;area&gt;/ (inputs that once made a reader throw
+/// an undocumented exception, hang or over-allocate) through the reader of that area.
+/// </summary>
+public class RegressionFixtureTests
+{
+    private static string Root => Path.Combine(AppContext.BaseDirectory, "fixtures", "regressions");
+
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        if (Directory.Exists(Root))
+        {
+            foreach (string file in Directory.GetFiles(Root, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".md", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+            {
+                data.Add(Path.GetFileName(Path.GetDirectoryName(file)!)!, Path.GetFileName(file));
+            }
+        }
+        return data;
+    }
+
+    [Fact]
+    public void There_are_regression_fixtures() => Assert.NotEmpty(Cases());
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Regression_inputs_fail_cleanly(string area, string name)
+    {
+        byte[] input = File.ReadAllBytes(Path.Combine(Root, area, name));
+        using var temp = new TempDirectory();
+        var watch = Stopwatch.StartNew();
+        var error = Record.Exception(() => FuzzTests.Replay(area, input, temp.File("input")));
+        Assert.True(error is null || FuzzTests.AllowedFor(area).Any(t => t.IsInstanceOfType(error)), $"{area}/{name}: {error}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"{area}/{name} took {watch.Elapsed}");
+    }
+}
