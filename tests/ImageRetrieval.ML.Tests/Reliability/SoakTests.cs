@@ -3,10 +3,15 @@ using Xunit.Abstractions;
 
 namespace ImageRetrieval.ML.Tests.Reliability;
 
+/// <summary>Runs the soak alone: the live-heap figure is process-wide, so parallel tests would pollute it.</summary>
+[CollectionDefinition(nameof(SoakTests), DisableParallelization = true)]
+public sealed class SoakCollection;
+
 /// <summary>
 /// The short CI version of <c>imgret soak</c>: a few seconds of sustained queries against a 10k-item index;
 /// the live managed heap after a full collection must not grow from the end of warm-up to the end of the run.
 /// </summary>
+[Collection(nameof(SoakTests))]
 public class SoakTests(ITestOutputHelper output)
 {
     [Fact]
