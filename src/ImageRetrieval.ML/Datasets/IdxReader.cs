@@ -159,7 +159,7 @@ public static class IdxReader
                 total += n;
             }
         }
-        catch (Exception e) when (e is IOException || (e is InvalidDataException && !e.Message.StartsWith("IDX file '", StringComparison.Ordinal)))
+        catch (Exception e) when (reader is not FileStream && (e is IOException || (e is InvalidDataException && !e.Message.StartsWith("IDX file '", StringComparison.Ordinal))))
         {
             // GZipStream reports corrupt deflate data as InvalidDataException (or zlib's ZLibException, an
             // IOException) without the file name.
@@ -175,7 +175,7 @@ public static class IdxReader
         {
             n = reader.Read(probe);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException)
+        catch (Exception e) when (reader is not FileStream && e is IOException or InvalidDataException)
         {
             throw Invalid(path, $"corrupt gzip data after the payload ({e.Message})", e);
         }
