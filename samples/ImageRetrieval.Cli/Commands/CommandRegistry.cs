@@ -19,5 +19,6 @@ internal static class CommandRegistry
         yield return EvalCommand.Create();
         yield return ExportCommand.Create();
         yield return BenchEmbedCommand.Create();
+        yield return SoakCommand.Create();
     }
 }

@@ -159,9 +159,10 @@ public static class IdxReader
                 total += n;
             }
         }
-        catch (InvalidDataException e) when (e.Message.StartsWith("IDX file '", StringComparison.Ordinal) == false)
+        catch (Exception e) when (reader is not FileStream && (e is IOException || (e is InvalidDataException && !e.Message.StartsWith("IDX file '", StringComparison.Ordinal))))
         {
-            // GZipStream reports corrupt deflate data as InvalidDataException without the file name.
+            // GZipStream reports corrupt deflate data as InvalidDataException (or zlib's ZLibException, an
+            // IOException) without the file name.
             throw Invalid(path, $"corrupt gzip data in the {what} ({e.Message})", e);
         }
     }
@@ -174,7 +175,7 @@ public static class IdxReader
         {
             n = reader.Read(probe);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (reader is not FileStream && e is IOException or InvalidDataException)
         {
             throw Invalid(path, $"corrupt gzip data after the payload ({e.Message})", e);
         }

@@ -145,7 +145,17 @@ public sealed class ImageSearchIndex : IDisposable
 
         List<IndexedImage> items = ReadItems(Path.Combine(folder, ItemsFileName), manifest);
         EmbeddingStore embeddings = EmbeddingStore.Read(Path.Combine(folder, EmbeddingStore.FileName), manifest.Dimension, manifest.Count);
-        HnswIndex graph = HnswIndex.Load(Path.Combine(folder, GraphFileName));
+        HnswIndex graph;
+        string graphPath = Path.Combine(folder, GraphFileName);
+        try
+        {
+            graph = HnswIndex.Load(graphPath);
+        }
+        catch (InvalidDataException e)
+        {
+            // HnswIndex.Load's messages say what is wrong but not which file.
+            throw new InvalidDataException($"'{graphPath}': {e.Message}", e);
+        }
         var options = new ImageSearchIndexOptions
         {
             M = manifest.Index.M,
@@ -552,7 +562,7 @@ public sealed class ImageSearchIndex : IDisposable
         }
     }
 
-    private static List<IndexedImage> ReadItems(string path, IndexManifest manifest)
+    internal static List<IndexedImage> ReadItems(string path, IndexManifest manifest)
     {
         List<ItemRecord>? records;
         try

@@ -22,7 +22,7 @@ internal static partial class IndexDirectory
     public const string CurrentFileName = "CURRENT";
     private const string TempPrefix = ".tmp-";
 
-    [GeneratedRegex("^v[0-9]{6}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^v[0-9]{6}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex VersionName();
 
     /// <summary>The folder of the live version.</summary>
@@ -45,10 +45,12 @@ internal static partial class IndexDirectory
         {
             throw new InvalidDataException($"Index '{indexDirectory}': {CurrentFileName} is {info.Length} bytes; expected a version name such as v000001.");
         }
-        string name = File.ReadAllText(current, Encoding.UTF8).Trim();
-        if (!VersionName().IsMatch(name))
+        string content = File.ReadAllText(current, Encoding.UTF8);
+        // Exactly what WriteCurrent writes (a CRLF is tolerated for hand edits): anything else is corruption.
+        string name = content.EndsWith("\r\n", StringComparison.Ordinal) ? content[..^2] : content.EndsWith('\n') ? content[..^1] : content;
+        if (!VersionName().IsMatch(name) || name.Length == content.Length)
         {
-            throw new InvalidDataException($"Index '{indexDirectory}': {CurrentFileName} names '{name}', expected a version name such as v000001.");
+            throw new InvalidDataException($"Index '{indexDirectory}': {CurrentFileName} holds '{content.Trim()}', expected a version name such as v000001 and a newline.");
         }
         string folder = Path.Combine(indexDirectory, name);
         if (!Directory.Exists(folder))

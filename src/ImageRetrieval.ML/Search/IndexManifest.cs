@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -40,6 +41,13 @@ internal sealed record IndexManifest
 
     public required Dictionary<string, FileEntry> Files { get; init; }
 
+    /// <summary>
+    /// SHA-256 of the manifest's own bytes with this value replaced by 64 zeros; declared last so it is
+    /// written last. It makes any change to the manifest itself (a bit flip in a path, a count, a hash's
+    /// letter case) detectable, as the file entries do for the other files.
+    /// </summary>
+    public string? Checksum { get; init; }
+
     internal static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -48,12 +56,50 @@ internal sealed record IndexManifest
         MaxDepth = 16,
     };
 
+    private static readonly string ZeroChecksum = new('0', 64);
+
     public void Write(string folder)
     {
         string path = Path.Combine(folder, FileName);
+        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(this with { Checksum = ZeroChecksum }, Json);
+        int at = ChecksumOffset(bytes, ZeroChecksum);
+        if (at < 0)
+        {
+            throw new InvalidOperationException("The manifest checksum placeholder was not serialized as expected.");
+        }
+        string hex = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        Encoding.ASCII.GetBytes(hex).CopyTo(bytes.AsSpan(at));
         using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-        JsonSerializer.Serialize(stream, this, Json);
+        stream.Write(bytes);
         stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Offset of the 64 hex digits of the last <c>"checksum": "…"</c> property holding <paramref name="value"/>, or -1.</summary>
+    private static int ChecksumOffset(ReadOnlySpan<byte> bytes, string value)
+    {
+        byte[] pattern = Encoding.ASCII.GetBytes("\"checksum\": \"" + value + "\"");
+        int at = bytes.LastIndexOf(pattern);
+        return at < 0 ? -1 : at + pattern.Length - 65;
+    }
+
+    private static void VerifyChecksum(byte[] bytes, string? checksum, string path)
+    {
+        if (checksum is null || checksum.Length != 64 || !checksum.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
+        {
+            throw new InvalidDataException($"'{path}' has no valid checksum (64 lower-case hex digits).");
+        }
+        int at = ChecksumOffset(bytes, checksum);
+        if (at < 0)
+        {
+            throw new InvalidDataException($"'{path}': its checksum cannot be located in the file (the manifest was edited or corrupted).");
+        }
+        byte[] zeroed = (byte[])bytes.Clone();
+        zeroed.AsSpan(at, 64).Fill((byte)'0');
+        string actual = Convert.ToHexStringLower(SHA256.HashData(zeroed));
+        if (!string.Equals(actual, checksum, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"'{path}' does not match its own checksum (corrupted or edited).");
+        }
     }
 
     /// <summary>Reads and validates the manifest of a version folder, and checks every listed file's size and SHA-256.</summary>
@@ -70,11 +116,11 @@ internal sealed record IndexManifest
         {
             throw new InvalidDataException($"'{path}' is {length} bytes; a manifest is at most {MaxManifestBytes}.");
         }
+        byte[] bytes = File.ReadAllBytes(path);
         IndexManifest? manifest;
         try
         {
-            using var stream = File.OpenRead(path);
-            manifest = JsonSerializer.Deserialize<IndexManifest>(stream, Json);
+            manifest = JsonSerializer.Deserialize<IndexManifest>(bytes, Json);
         }
         catch (JsonException e)
         {
@@ -84,6 +130,7 @@ internal sealed record IndexManifest
         {
             throw new InvalidDataException($"'{path}' is empty.");
         }
+        VerifyChecksum(bytes, manifest.Checksum, path);
         manifest.Validate(path);
         foreach (var (name, entry) in manifest.Files)
         {

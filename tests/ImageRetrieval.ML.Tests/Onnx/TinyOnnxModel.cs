@@ -13,7 +13,7 @@ internal static class TinyOnnxModel
     /// random weights, opset 17, only the batch dimension dynamic, and the given metadata.
     /// </summary>
     public static byte[] FlattenGemmL2(int channels, int height, int width, int dimension, int seed = 1,
-        IReadOnlyDictionary<string, string>? metadata = null, string inputName = "input", string outputName = "embedding")
+        IReadOnlyDictionary<string, string>? metadata = null, string inputName = "input", string outputName = "embedding", object[]? inputShape = null)
     {
         int features = channels * height * width;
         var random = new Random(seed);
@@ -35,7 +35,7 @@ internal static class TinyOnnxModel
         graph.String(2, "tiny");
         graph.Message(5, Tensor("W", [dimension, features], weight));
         graph.Message(5, Tensor("B", [dimension], bias));
-        graph.Message(11, ValueInfo(inputName, ["N", channels, height, width]));
+        graph.Message(11, ValueInfo(inputName, inputShape ?? ["N", channels, height, width]));
         graph.Message(12, ValueInfo(outputName, ["N", dimension]));
 
         var model = new Proto();

@@ -283,8 +283,10 @@ public static class MatFileReader
                     total += n;
                 }
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or IOException)
             {
+                // InvalidDataException for most corruption, but zlib can also report a bad stream as a
+                // ZLibException (an IOException): both mean corrupt data (fuzz regression mat/zlib-error-*.bin).
                 throw Fail($"{where}: corrupt zlib data ({e.Message})", e);
             }
             return total;

@@ -1,0 +1,229 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.IO.Hashing;
+using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.ML.Datasets.MatFile;
+using ImageRetrieval.ML.Imaging;
+using ImageRetrieval.ML.Indexing;
+using ImageRetrieval.ML.Search;
+using ImageRetrieval.ML.Tests.Datasets;
+using ImageRetrieval.ML.Tests.Imaging;
+using ImageRetrieval.ML.Tests.Indexing;
+using SkiaSharp;
+using Xunit.Abstractions;
+
+namespace ImageRetrieval.ML.Tests.Reliability;
+
+/// <summary>
+/// Seeded mutation fuzzing of every reader of untrusted bytes: the HNSW graph loader (with and without
+/// the checksum repaired, so mutations reach the structural validation), the index manifest, item list
+/// and embeddings readers, the IDX and MAT readers and the image decoder. Figures are in docs/reliability.md.
+/// </summary>
+public class FuzzTests(SavedIndexFixture fixture, ITestOutputHelper output) : IClassFixture<SavedIndexFixture>
+{
+    private static readonly Type[] DataErrors = [typeof(InvalidDataException)];
+
+    /// <summary>The readers fuzzed here, by area name (the folder under tests/fixtures/regressions).</summary>
+    internal static void Replay(string area, byte[] input, string scratch)
+    {
+        switch (area)
+        {
+            case "hnsw":
+                HnswTarget(input);
+                break;
+            case "idx-images":
+                IdxTarget(input, scratch, images: true);
+                break;
+            case "idx-labels":
+                IdxTarget(input, scratch, images: false);
+                break;
+            case "mat":
+                MatFileReader.Read(input, "fuzz");
+                break;
+            case "images":
+                ImageTarget(input);
+                break;
+            default:
+                throw new ArgumentException("unknown area " + area);
+        }
+    }
+
+    internal static Type[] AllowedFor(string area) => area == "images" ? [typeof(ImageDecodeException)] : DataErrors;
+
+    private static void HnswTarget(byte[] input)
+    {
+        using var index = HnswIndex.Load(new MemoryStream(input, writable: false));
+        index.Search(new float[index.Dimension], 3);
+    }
+
+    private static void IdxTarget(byte[] input, string scratch, bool images)
+    {
+        File.WriteAllBytes(scratch, input);
+        if (images)
+        {
+            IdxReader.ReadImages(scratch);
+        }
+        else
+        {
+            IdxReader.ReadLabels(scratch);
+        }
+    }
+
+    private static readonly ImageDecodeOptions ImageOptions = new() { Width = 28, Height = 28, Channels = 3 };
+
+    private static void ImageTarget(byte[] input) => ImageDecoder.Decode(input, ImageOptions, new float[ImageOptions.OutputLength], 1f / 255, "fuzz");
+
+    private static byte[] RepairChecksum(byte[] data)
+    {
+        if (data.Length < 16)
+        {
+            return data;
+        }
+        byte[] copy = (byte[])data.Clone();
+        BinaryPrimitives.WriteUInt64LittleEndian(copy.AsSpan(copy.Length - 8), XxHash64.HashToUInt64(copy.AsSpan(0, copy.Length - 8)));
+        return copy;
+    }
+
+    internal static byte[][] HnswSeeds()
+    {
+        var seeds = new List<byte[]>();
+        foreach (var (metric, count, removed) in new[] { (DistanceMetric.Cosine, 120, 0), (DistanceMetric.SquaredL2, 60, 10), (DistanceMetric.InnerProduct, 1, 0) })
+        {
+            using var index = VectorData.Build(VectorData.Gaussian(count, 8, seed: count), 8, metric, m: 6, efConstruction: 20);
+            for (int r = 0; r < removed; r++)
+            {
+                index.Remove(r * 3);
+            }
+            var stream = new MemoryStream();
+            index.Save(stream);
+            seeds.Add(stream.ToArray());
+        }
+        return [.. seeds];
+    }
+
+    private void Report(FuzzOutcome o)
+    {
+        output.WriteLine($"{o.Area}: {o.Cases} cases ({o.Accepted} accepted, {o.Rejected} rejected) in {o.Elapsed.TotalSeconds:F1} s, slowest {o.Slowest.TotalMilliseconds:F0} ms, most allocated {o.MostAllocated:N0} B");
+        Assert.True(o.Failures.Count == 0, $"{o.Failures.Count} fuzz failures in {o.Area}:\n" + string.Join("\n", o.Failures.Take(20)));
+    }
+
+    [Fact]
+    public void Hnsw_loader_survives_mutations()
+    {
+        byte[][] seeds = HnswSeeds();
+        // Budget: the vectors and links of the declared slots (which must fit the input) plus fixed overhead.
+        Report(FuzzHarness.Run("hnsw", seeds, 1500, HnswTarget, DataErrors, input => (8L << 20) + (32L * input.Length)));
+    }
+
+    [Fact]
+    public void Hnsw_loader_survives_mutations_with_a_repaired_checksum()
+    {
+        byte[][] seeds = HnswSeeds();
+        Report(FuzzHarness.Run("hnsw-repaired", seeds, 1500, input => HnswTarget(RepairChecksum(input)), DataErrors, input => (8L << 20) + (32L * input.Length)));
+    }
+
+    [Fact]
+    public void Manifest_reader_survives_mutations()
+    {
+        string folder = fixture.Scratch("fuzz-manifest-" + Guid.NewGuid().ToString("N"));
+        SavedIndexFixture.CopyDirectory(fixture.VersionFolder, folder);
+        string manifest = Path.Combine(folder, IndexManifest.FileName);
+        byte[] seed = File.ReadAllBytes(manifest);
+        Report(FuzzHarness.Run("manifest", [seed], 800, input =>
+        {
+            File.WriteAllBytes(manifest, input);
+            IndexManifest.Read(folder);
+        }, DataErrors, input => (2L << 20) + (64L * input.Length)));
+    }
+
+    [Fact]
+    public void Item_list_reader_survives_mutations()
+    {
+        IndexManifest manifest = IndexManifest.Read(fixture.VersionFolder);
+        string items = fixture.Scratch("fuzz-items-" + Guid.NewGuid().ToString("N") + ".json");
+        Report(FuzzHarness.Run("items", [fixture.Bytes("items.json")], 800, input =>
+        {
+            File.WriteAllBytes(items, input);
+            ImageSearchIndex.ReadItems(items, manifest);
+        }, DataErrors, input => (2L << 20) + (64L * input.Length)));
+    }
+
+    [Fact]
+    public void Embedding_store_reader_survives_mutations()
+    {
+        string file = fixture.Scratch("fuzz-embeddings-" + Guid.NewGuid().ToString("N") + ".bin");
+        Report(FuzzHarness.Run("embeddings", [fixture.Bytes(EmbeddingStore.FileName)], 600, input =>
+        {
+            File.WriteAllBytes(file, input);
+            EmbeddingStore.Read(file, 16, fixture.Count);
+        }, DataErrors, input => (1L << 20) + (8L * input.Length)));
+    }
+
+    internal static byte[][] IdxSeeds(bool images)
+    {
+        var set = FashionMnist.Load(FashionMnist.Split.Test, maxItems: 8);
+        byte[] plain;
+        if (images)
+        {
+            plain = new byte[16 + (8 * 784)];
+            BinaryPrimitives.WriteInt32BigEndian(plain, 0x803);
+            BinaryPrimitives.WriteInt32BigEndian(plain.AsSpan(4), 8);
+            BinaryPrimitives.WriteInt32BigEndian(plain.AsSpan(8), 28);
+            BinaryPrimitives.WriteInt32BigEndian(plain.AsSpan(12), 28);
+            set.Pixels[..(8 * 784)].CopyTo(plain.AsSpan(16));
+        }
+        else
+        {
+            plain = new byte[8 + 8];
+            BinaryPrimitives.WriteInt32BigEndian(plain, 0x801);
+            BinaryPrimitives.WriteInt32BigEndian(plain.AsSpan(4), 8);
+            for (int i = 0; i < 8; i++)
+            {
+                plain[8 + i] = (byte)set.Labels[i];
+            }
+        }
+        var gz = new MemoryStream();
+        using (var zip = new GZipStream(gz, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            zip.Write(plain);
+        }
+        return [plain, gz.ToArray()];
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Idx_reader_survives_mutations(bool images)
+    {
+        string file = fixture.Scratch("fuzz-" + Guid.NewGuid().ToString("N") + ".idx");
+        // DEFLATE expands at most ~1032:1, and the reader refuses headers promising more.
+        Report(FuzzHarness.Run(images ? "idx-images" : "idx-labels", IdxSeeds(images), 600, input => IdxTarget(input, file, images),
+            DataErrors, input => (2L << 20) + (1200L * input.Length)));
+    }
+
+    internal static byte[][] MatSeeds() =>
+        ((IEnumerable<object[]>)MatFileReaderTests.AllFixtures()).Select(row => File.ReadAllBytes(MatFileReaderTests.Fixture((string)row[0]))).ToArray();
+
+    [Fact]
+    public void Mat_reader_survives_mutations()
+    {
+        Report(FuzzHarness.Run("mat", MatSeeds(), 1500, input => MatFileReader.Read(input, "fuzz"), DataErrors,
+            input => (2L << 20) + (1200L * input.Length)));
+    }
+
+    internal static byte[][] ImageSeeds() =>
+    [
+        TestImages.Pattern(12, 9),
+        TestImages.Pattern(12, 9, SKEncodedImageFormat.Jpeg),
+        .. new[] { "palette.png", "grey-alpha.png", "rgb16.png", "progressive.jpg", "cmyk.jpg", "animated.gif" }
+            .Select<string, byte[]>(n => File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "fixtures", "images", n))),
+    ];
+
+    [Fact]
+    public void Image_decoder_survives_mutations()
+    {
+        // Pixel memory is native (SkiaSharp) and bounded by ImageDecodeOptions.MaxPixels; the managed side must stay small.
+        Report(FuzzHarness.Run("images", ImageSeeds(), 1200, ImageTarget, [typeof(ImageDecodeException)],
+            input => (1L << 20) + (4L * input.Length)));
+    }
+}
