@@ -155,6 +155,11 @@ public static class ImageDecoder
             throw new ImageDecodeException(source, $"it declares {declared.Width}x{declared.Height} pixels, more than the {options.MaxPixels}-pixel limit");
         }
 
+        if (codec.EncodedFormat == SKEncodedImageFormat.Gif)
+        {
+            CheckGifFirstFrame(encoded, declared, source);
+        }
+
         // As SKBitmap.Decode(stream), which ML.NET's MLImage uses: premultiplied, no colour space.
         var info = declared;
         if (info.AlphaType == SKAlphaType.Unpremul)
@@ -202,6 +207,52 @@ public static class ImageDecoder
         {
             bitmap.Dispose();
             throw;
+        }
+    }
+
+    // A GIF whose first frame is empty or lies outside the canvas makes Skia's GIF decoder spin for
+    // over a second on a few hundred bytes (found by fuzzing, tests/fixtures/regressions); such a
+    // frame has nothing to show anyway. Reads the first image descriptor of the GIF block stream.
+    private static void CheckGifFirstFrame(ReadOnlySpan<byte> gif, SKImageInfo declared, string source)
+    {
+        if (gif.Length < 13)
+        {
+            return;
+        }
+        int position = 13;
+        byte screenFlags = gif[10];
+        if ((screenFlags & 0x80) != 0)
+        {
+            position += 3 << ((screenFlags & 0x07) + 1);
+        }
+        while (position < gif.Length)
+        {
+            byte block = gif[position];
+            if (block == 0x21 && position + 1 < gif.Length)
+            {
+                position += 2; // extension introducer and label, then data sub-blocks
+                while (position < gif.Length && gif[position] != 0)
+                {
+                    position += gif[position] + 1;
+                }
+                position++;
+            }
+            else if (block == 0x2C && position + 9 < gif.Length)
+            {
+                int left = gif[position + 1] | (gif[position + 2] << 8);
+                int top = gif[position + 3] | (gif[position + 4] << 8);
+                int width = gif[position + 5] | (gif[position + 6] << 8);
+                int height = gif[position + 7] | (gif[position + 8] << 8);
+                if (width == 0 || height == 0 || left + width > declared.Width || top + height > declared.Height)
+                {
+                    throw new ImageDecodeException(source, $"its first GIF frame ({width}x{height} at {left},{top}) is empty or outside the {declared.Width}x{declared.Height} canvas");
+                }
+                return;
+            }
+            else
+            {
+                return; // trailer or something Skia will judge itself
+            }
         }
     }
 
