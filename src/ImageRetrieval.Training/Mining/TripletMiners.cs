@@ -43,14 +43,14 @@ public static class TripletMiners
 {
     /// <summary>A miner for <paramref name="strategy"/>.</summary>
     /// <param name="strategy">Which triplets to choose.</param>
-    /// <param name="margin">The loss margin (batch-all keeps triplets violating it; semi-hard uses it as its window).</param>
+    /// <param name="margin">The loss margin; batch-all keeps the triplets that violate it.</param>
     /// <param name="generator">Random source for <see cref="TripletMiningStrategy.Random"/>; <see langword="null"/> uses torch's global generator.</param>
     public static ITripletMiner Create(TripletMiningStrategy strategy, float margin, Generator? generator = null) => strategy switch
     {
         TripletMiningStrategy.Random => new RandomTripletMiner(generator),
         TripletMiningStrategy.BatchHard => new BatchHardMiner(),
         TripletMiningStrategy.BatchAll => new BatchAllMiner(margin),
-        TripletMiningStrategy.SemiHard => new SemiHardMiner(margin),
+        TripletMiningStrategy.SemiHard => new SemiHardMiner(),
         _ => throw new ArgumentOutOfRangeException(nameof(strategy), strategy, "Unknown mining strategy."),
     };
 
@@ -147,11 +147,8 @@ public sealed class BatchAllMiner(float margin) : ITripletMiner
 /// Per anchor–positive pair, the closest negative with <c>d(a,n) &gt; d(a,p)</c>; if there is none, the
 /// farthest negative (TensorFlow Addons' <c>triplet_semihard_loss</c> rule).
 /// </summary>
-public sealed class SemiHardMiner(float margin) : ITripletMiner
+public sealed class SemiHardMiner : ITripletMiner
 {
-    /// <summary>The margin (kept for symmetry with the loss; the choice itself does not depend on it).</summary>
-    public float Margin { get; } = margin;
-
     /// <inheritdoc />
     public TripletIndices Mine(Tensor distances, Tensor labels)
     {

@@ -165,6 +165,7 @@ public static class TripletTrainer
 
         network.train();
         var watch = Stopwatch.StartNew();
+        TimeSpan cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         double lossSum = 0;
         double activeFractionSum = 0;
         double tripletSum = 0;
@@ -205,7 +206,8 @@ public static class TripletTrainer
             }
         }
         double seconds = watch.Elapsed.TotalSeconds;
-        return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, null);
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
+        return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, cpuSeconds, null);
     }
 
     /// <summary>Per-channel mean and standard deviation of 0–255 pixel values.</summary>
