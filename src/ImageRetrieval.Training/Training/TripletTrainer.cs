@@ -79,10 +79,10 @@ public static class TripletTrainer
                 Options = options,
             };
         }
-        RequireShape(train, network.Spec);
+        NetworkEmbedder.RequireShape(train, network.Spec);
         if (validation is not null)
         {
-            RequireShape(validation, network.Spec);
+            NetworkEmbedder.RequireShape(validation, network.Spec);
         }
 
         try
@@ -234,14 +234,5 @@ public static class TripletTrainer
             std[c] = (float)Math.Max(Math.Sqrt(Math.Max(0, squares / n - m * m)), 1e-3);
         }
         return (mean, std);
-    }
-
-    private static void RequireShape(LabeledImageSet set, NetworkSpec spec)
-    {
-        if (set.Channels != spec.Channels || set.Height != spec.Height || set.Width != spec.Width)
-        {
-            throw new ArgumentException(
-                $"'{set.Name}' holds {set.Channels}x{set.Height}x{set.Width} images; the network expects {spec.Channels}x{spec.Height}x{spec.Width}.", nameof(set));
-        }
     }
 }
