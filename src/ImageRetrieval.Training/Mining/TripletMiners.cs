@@ -65,6 +65,10 @@ public static class TripletMiners
         return (positive.MoveToOuterDisposeScope(), negative.MoveToOuterDisposeScope());
     }
 
+    /// <summary>Moves the three index tensors out of the current dispose scope.</summary>
+    internal static TripletIndices Outlive(TripletIndices t) =>
+        new(t.Anchors.MoveToOuterDisposeScope(), t.Positives.MoveToOuterDisposeScope(), t.Negatives.MoveToOuterDisposeScope());
+
     internal static TripletIndices Empty(Device device)
     {
         var empty = torch.empty(0, dtype: ScalarType.Int64, device: device);
@@ -86,15 +90,12 @@ public sealed class RandomTripletMiner(Generator? generator = null) : ITripletMi
         var anchors = valid.nonzero().flatten();
         if (anchors.shape[0] == 0)
         {
-            return Detach(TripletMiners.Empty(labels.device));
+            return TripletMiners.Outlive(TripletMiners.Empty(labels.device));
         }
         var p = torch.multinomial(positive.index_select(0, anchors).to_type(ScalarType.Float32), 1, generator: generator).flatten();
         var n = torch.multinomial(negative.index_select(0, anchors).to_type(ScalarType.Float32), 1, generator: generator).flatten();
-        return Detach(new TripletIndices(anchors, p, n));
+        return TripletMiners.Outlive(new TripletIndices(anchors, p, n));
     }
-
-    private static TripletIndices Detach(TripletIndices t) =>
-        new(t.Anchors.MoveToOuterDisposeScope(), t.Positives.MoveToOuterDisposeScope(), t.Negatives.MoveToOuterDisposeScope());
 }
 
 /// <summary>Per anchor, the farthest positive and the closest negative.</summary>
@@ -113,10 +114,7 @@ public sealed class BatchHardMiner : ITripletMiner
         var anchors = valid.nonzero().flatten();
         var hardestPositive = d.masked_fill(positive.logical_not(), float.NegativeInfinity).argmax(1);
         var hardestNegative = d.masked_fill(negative.logical_not(), float.PositiveInfinity).argmin(1);
-        return new TripletIndices(
-            anchors.MoveToOuterDisposeScope(),
-            hardestPositive.index_select(0, anchors).MoveToOuterDisposeScope(),
-            hardestNegative.index_select(0, anchors).MoveToOuterDisposeScope());
+        return TripletMiners.Outlive(new TripletIndices(anchors, hardestPositive.index_select(0, anchors), hardestNegative.index_select(0, anchors)));
     }
 }
 
@@ -136,10 +134,7 @@ public sealed class BatchAllMiner(float margin) : ITripletMiner
         var valid = positive.unsqueeze(2).logical_and(negative.unsqueeze(1));
         var violation = (d.unsqueeze(2) - d.unsqueeze(1) + margin).gt(0);
         var triplets = valid.logical_and(violation).nonzero();
-        return new TripletIndices(
-            triplets[.., 0].contiguous().MoveToOuterDisposeScope(),
-            triplets[.., 1].contiguous().MoveToOuterDisposeScope(),
-            triplets[.., 2].contiguous().MoveToOuterDisposeScope());
+        return TripletMiners.Outlive(new TripletIndices(triplets[.., 0].contiguous(), triplets[.., 1].contiguous(), triplets[.., 2].contiguous()));
     }
 }
 
@@ -162,8 +157,7 @@ public sealed class SemiHardMiner : ITripletMiner
         var pairs = positive.logical_and(hasNegative.unsqueeze(1)).nonzero();
         if (pairs.shape[0] == 0)
         {
-            var empty = TripletMiners.Empty(labels.device);
-            return new TripletIndices(empty.Anchors.MoveToOuterDisposeScope(), empty.Positives.MoveToOuterDisposeScope(), empty.Negatives.MoveToOuterDisposeScope());
+            return TripletMiners.Outlive(TripletMiners.Empty(labels.device));
         }
         var a = pairs[.., 0].contiguous();
         var p = pairs[.., 1].contiguous();
@@ -174,6 +168,6 @@ public sealed class SemiHardMiner : ITripletMiner
         var closestOutside = rows.masked_fill(outside.logical_not(), float.PositiveInfinity).argmin(1);
         var farthest = rows.masked_fill(negativeRows.logical_not(), float.NegativeInfinity).argmax(1);
         var n = torch.where(outside.any(1), closestOutside, farthest);
-        return new TripletIndices(a.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope(), n.MoveToOuterDisposeScope());
+        return TripletMiners.Outlive(new TripletIndices(a, p, n));
     }
 }
