@@ -127,6 +127,7 @@ internal static class TrainCommand
                     loss = last.Loss,
                     images_per_second = result.Info.History.Select(h => h.ImagesPerSecond).Order().ElementAt(result.Info.History.Count / 2),
                     train_seconds = result.Info.History.Sum(h => h.Seconds),
+                    images_per_cpu_second = result.Info.History.Select(h => h.ImagesPerSecond * h.Seconds / h.CpuSeconds).Order().ElementAt(result.Info.History.Count / 2),
                     precision_at_1 = evaluated?.Validation?.PrecisionAt1,
                     recall_at_5 = evaluated?.Validation?.RecallAt5,
                     recall_at_10 = evaluated?.Validation?.RecallAt10,
@@ -145,7 +146,7 @@ internal static class TrainCommand
     private static TrainingResult TrainWithProgress(LabeledImageSet train, LabeledImageSet? validation, TrainingOptions options, CancellationToken cancellationToken)
     {
         AnsiConsole.MarkupLineInterpolated($"Training [bold]{options.Architecture}[/] ({options.EmbeddingDimension}-d) on {train.Name} ({train.Count} images), validating on {validation?.Name ?? "nothing"}.");
-        var table = new Table().AddColumns("epoch", "loss", "active", "lr", "img/s", "P@1", "R@10", "MAP@R");
+        var table = new Table().AddColumns("epoch", "loss", "triplets/batch", "active", "lr", "img/s", "P@1", "R@10", "MAP@R");
         TrainingResult? result = null;
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -166,7 +167,7 @@ internal static class TrainCommand
                     {
                         task.StopTask();
                         table.AddRow(
-                            s.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{s.Loss:F4}", $"{s.ActiveTripletFraction:P0}", $"{s.LearningRate:G3}", $"{s.ImagesPerSecond:F0}",
+                            s.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{s.Loss:F4}", $"{s.TripletsPerBatch:F0}", $"{s.ActiveTripletFraction:P0}", $"{s.LearningRate:G3}", $"{s.ImagesPerSecond:F0}",
                             s.Validation is null ? "" : $"{s.Validation.PrecisionAt1:F4}",
                             s.Validation is null ? "" : $"{s.Validation.RecallAt10:F4}",
                             s.Validation is null ? "" : $"{s.Validation.MapAtR:F4}");

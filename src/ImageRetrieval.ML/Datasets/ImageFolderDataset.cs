@@ -140,7 +140,8 @@ public static class ImageFolderDataset
             }
         }
         int[] labels = keep.Select(i => files[i].Label).ToArray();
-        string setName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
+        // The full path names the set unambiguously in checkpoints and reports ("train" alone would not).
+        string setName = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
         var set = new LabeledImageSet(setName, kept, labels, options.Channels, options.Height, options.Width, classes);
         return new ImageFolderLoadResult(set, skipped);
     }

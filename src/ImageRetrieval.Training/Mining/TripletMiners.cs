@@ -43,14 +43,14 @@ public static class TripletMiners
 {
     /// <summary>A miner for <paramref name="strategy"/>.</summary>
     /// <param name="strategy">Which triplets to choose.</param>
-    /// <param name="margin">The loss margin (batch-all keeps triplets violating it; semi-hard uses it as its window).</param>
+    /// <param name="margin">The loss margin; batch-all keeps the triplets that violate it.</param>
     /// <param name="generator">Random source for <see cref="TripletMiningStrategy.Random"/>; <see langword="null"/> uses torch's global generator.</param>
     public static ITripletMiner Create(TripletMiningStrategy strategy, float margin, Generator? generator = null) => strategy switch
     {
         TripletMiningStrategy.Random => new RandomTripletMiner(generator),
         TripletMiningStrategy.BatchHard => new BatchHardMiner(),
         TripletMiningStrategy.BatchAll => new BatchAllMiner(margin),
-        TripletMiningStrategy.SemiHard => new SemiHardMiner(margin),
+        TripletMiningStrategy.SemiHard => new SemiHardMiner(),
         _ => throw new ArgumentOutOfRangeException(nameof(strategy), strategy, "Unknown mining strategy."),
     };
 
@@ -64,6 +64,10 @@ public static class TripletMiners
         var negative = same.logical_not();
         return (positive.MoveToOuterDisposeScope(), negative.MoveToOuterDisposeScope());
     }
+
+    /// <summary>Moves the three index tensors out of the current dispose scope.</summary>
+    internal static TripletIndices Outlive(TripletIndices t) =>
+        new(t.Anchors.MoveToOuterDisposeScope(), t.Positives.MoveToOuterDisposeScope(), t.Negatives.MoveToOuterDisposeScope());
 
     internal static TripletIndices Empty(Device device)
     {
@@ -86,15 +90,12 @@ public sealed class RandomTripletMiner(Generator? generator = null) : ITripletMi
         var anchors = valid.nonzero().flatten();
         if (anchors.shape[0] == 0)
         {
-            return Detach(TripletMiners.Empty(labels.device));
+            return TripletMiners.Outlive(TripletMiners.Empty(labels.device));
         }
         var p = torch.multinomial(positive.index_select(0, anchors).to_type(ScalarType.Float32), 1, generator: generator).flatten();
         var n = torch.multinomial(negative.index_select(0, anchors).to_type(ScalarType.Float32), 1, generator: generator).flatten();
-        return Detach(new TripletIndices(anchors, p, n));
+        return TripletMiners.Outlive(new TripletIndices(anchors, p, n));
     }
-
-    private static TripletIndices Detach(TripletIndices t) =>
-        new(t.Anchors.MoveToOuterDisposeScope(), t.Positives.MoveToOuterDisposeScope(), t.Negatives.MoveToOuterDisposeScope());
 }
 
 /// <summary>Per anchor, the farthest positive and the closest negative.</summary>
@@ -113,10 +114,7 @@ public sealed class BatchHardMiner : ITripletMiner
         var anchors = valid.nonzero().flatten();
         var hardestPositive = d.masked_fill(positive.logical_not(), float.NegativeInfinity).argmax(1);
         var hardestNegative = d.masked_fill(negative.logical_not(), float.PositiveInfinity).argmin(1);
-        return new TripletIndices(
-            anchors.MoveToOuterDisposeScope(),
-            hardestPositive.index_select(0, anchors).MoveToOuterDisposeScope(),
-            hardestNegative.index_select(0, anchors).MoveToOuterDisposeScope());
+        return TripletMiners.Outlive(new TripletIndices(anchors, hardestPositive.index_select(0, anchors), hardestNegative.index_select(0, anchors)));
     }
 }
 
@@ -136,10 +134,7 @@ public sealed class BatchAllMiner(float margin) : ITripletMiner
         var valid = positive.unsqueeze(2).logical_and(negative.unsqueeze(1));
         var violation = (d.unsqueeze(2) - d.unsqueeze(1) + margin).gt(0);
         var triplets = valid.logical_and(violation).nonzero();
-        return new TripletIndices(
-            triplets[.., 0].contiguous().MoveToOuterDisposeScope(),
-            triplets[.., 1].contiguous().MoveToOuterDisposeScope(),
-            triplets[.., 2].contiguous().MoveToOuterDisposeScope());
+        return TripletMiners.Outlive(new TripletIndices(triplets[.., 0].contiguous(), triplets[.., 1].contiguous(), triplets[.., 2].contiguous()));
     }
 }
 
@@ -147,11 +142,8 @@ public sealed class BatchAllMiner(float margin) : ITripletMiner
 /// Per anchor–positive pair, the closest negative with <c>d(a,n) &gt; d(a,p)</c>; if there is none, the
 /// farthest negative (TensorFlow Addons' <c>triplet_semihard_loss</c> rule).
 /// </summary>
-public sealed class SemiHardMiner(float margin) : ITripletMiner
+public sealed class SemiHardMiner : ITripletMiner
 {
-    /// <summary>The margin (kept for symmetry with the loss; the choice itself does not depend on it).</summary>
-    public float Margin { get; } = margin;
-
     /// <inheritdoc />
     public TripletIndices Mine(Tensor distances, Tensor labels)
     {
@@ -165,8 +157,7 @@ public sealed class SemiHardMiner(float margin) : ITripletMiner
         var pairs = positive.logical_and(hasNegative.unsqueeze(1)).nonzero();
         if (pairs.shape[0] == 0)
         {
-            var empty = TripletMiners.Empty(labels.device);
-            return new TripletIndices(empty.Anchors.MoveToOuterDisposeScope(), empty.Positives.MoveToOuterDisposeScope(), empty.Negatives.MoveToOuterDisposeScope());
+            return TripletMiners.Outlive(TripletMiners.Empty(labels.device));
         }
         var a = pairs[.., 0].contiguous();
         var p = pairs[.., 1].contiguous();
@@ -177,6 +168,6 @@ public sealed class SemiHardMiner(float margin) : ITripletMiner
         var closestOutside = rows.masked_fill(outside.logical_not(), float.PositiveInfinity).argmin(1);
         var farthest = rows.masked_fill(negativeRows.logical_not(), float.NegativeInfinity).argmax(1);
         var n = torch.where(outside.any(1), closestOutside, farthest);
-        return new TripletIndices(a.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope(), n.MoveToOuterDisposeScope());
+        return TripletMiners.Outlive(new TripletIndices(a, p, n));
     }
 }

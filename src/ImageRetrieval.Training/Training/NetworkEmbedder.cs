@@ -23,13 +23,8 @@ public static class NetworkEmbedder
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(set);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        NetworkSpec spec = network.Spec;
-        if (set.Channels != spec.Channels || set.Height != spec.Height || set.Width != spec.Width)
-        {
-            throw new ArgumentException(
-                $"'{set.Name}' holds {set.Channels}x{set.Height}x{set.Width} images; the network expects {spec.Channels}x{spec.Height}x{spec.Width}.", nameof(set));
-        }
-        int dimension = spec.EmbeddingDimension;
+        RequireShape(set, network.Spec);
+        int dimension = network.Spec.EmbeddingDimension;
         var output = new float[(long)set.Count * dimension];
         bool wasTraining = network.training;
         network.eval();
@@ -63,5 +58,15 @@ public static class NetworkEmbedder
             values[i] = pixels[i];
         }
         return torch.tensor(values, [count, channels, height, width]);
+    }
+
+    /// <summary>Throws unless the images have the network's input shape.</summary>
+    internal static void RequireShape(LabeledImageSet set, NetworkSpec spec)
+    {
+        if (set.Channels != spec.Channels || set.Height != spec.Height || set.Width != spec.Width)
+        {
+            throw new ArgumentException(
+                $"'{set.Name}' holds {set.Channels}x{set.Height}x{set.Width} images; the network expects {spec.Channels}x{spec.Height}x{spec.Width}.", nameof(set));
+        }
     }
 }

@@ -39,7 +39,8 @@ public sealed record TrainingProgress(
 /// <param name="TripletsPerBatch">Mean number of mined triplets per batch.</param>
 /// <param name="LearningRate">The learning rate used.</param>
 /// <param name="Seconds">Wall time of the optimisation (evaluation excluded).</param>
-/// <param name="ImagesPerSecond">Training throughput.</param>
+/// <param name="ImagesPerSecond">Training throughput (images per wall-clock second).</param>
+/// <param name="CpuSeconds">Process CPU time spent on the optimisation (all threads).</param>
 /// <param name="Validation">Retrieval metrics on the validation set, when evaluated.</param>
 public sealed record EpochSummary(
     int Epoch,
@@ -49,4 +50,5 @@ public sealed record EpochSummary(
     double LearningRate,
     double Seconds,
     double ImagesPerSecond,
+    double CpuSeconds,
     RetrievalMetricsResult? Validation);

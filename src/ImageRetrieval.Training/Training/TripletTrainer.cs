@@ -79,10 +79,10 @@ public static class TripletTrainer
                 Options = options,
             };
         }
-        RequireShape(train, network.Spec);
+        NetworkEmbedder.RequireShape(train, network.Spec);
         if (validation is not null)
         {
-            RequireShape(validation, network.Spec);
+            NetworkEmbedder.RequireShape(validation, network.Spec);
         }
 
         try
@@ -165,6 +165,7 @@ public static class TripletTrainer
 
         network.train();
         var watch = Stopwatch.StartNew();
+        TimeSpan cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         double lossSum = 0;
         double activeFractionSum = 0;
         double tripletSum = 0;
@@ -205,7 +206,8 @@ public static class TripletTrainer
             }
         }
         double seconds = watch.Elapsed.TotalSeconds;
-        return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, null);
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
+        return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, cpuSeconds, null);
     }
 
     /// <summary>Per-channel mean and standard deviation of 0–255 pixel values.</summary>
@@ -232,14 +234,5 @@ public static class TripletTrainer
             std[c] = (float)Math.Max(Math.Sqrt(Math.Max(0, squares / n - m * m)), 1e-3);
         }
         return (mean, std);
-    }
-
-    private static void RequireShape(LabeledImageSet set, NetworkSpec spec)
-    {
-        if (set.Channels != spec.Channels || set.Height != spec.Height || set.Width != spec.Width)
-        {
-            throw new ArgumentException(
-                $"'{set.Name}' holds {set.Channels}x{set.Height}x{set.Width} images; the network expects {spec.Channels}x{spec.Height}x{spec.Width}.", nameof(set));
-        }
     }
 }

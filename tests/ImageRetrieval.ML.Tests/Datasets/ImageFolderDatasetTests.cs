@@ -23,6 +23,7 @@ public class ImageFolderDatasetTests
         var result = ImageFolderDataset.Load(dir.Path, Grey16);
 
         Assert.Equal(["cat", "dog"], result.Images.ClassNames);
+        Assert.Equal(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir.Path)), result.Images.Name);
         Assert.Equal([0, 0, 1], result.Images.Labels.ToArray());
         Assert.Equal(16, result.Images.Height);
         var skipped = Assert.Single(result.Skipped);

@@ -65,6 +65,26 @@ public class RetrievalMetricsTests
     }
 
     [Fact]
+    public void Many_small_classes_agree_with_the_reference_on_coarse_and_fine_values()
+    {
+        // 40 classes over 3,000 gallery items: R ≈ 75, a small fraction of the gallery, as in real collections.
+        var random = new Random(9);
+        const int d = 8;
+        float[] queries = Values(random, 120 * d);
+        float[] gallery = Values(random, 3000 * d);
+        int[] queryLabels = Labels(random, 120, 40);
+        int[] galleryLabels = Labels(random, 3000, 40);
+        AssertClose(
+            Naive(queries, queryLabels, gallery, galleryLabels, d, sameSource: false),
+            RetrievalMetrics.Compute(queries, queryLabels, gallery, galleryLabels, d));
+        float[] fine = queries.Select(v => v + (float)random.NextDouble()).ToArray();
+        float[] fineGallery = gallery.Select(v => v + (float)random.NextDouble()).ToArray();
+        AssertClose(
+            Naive(fine, queryLabels, fineGallery, galleryLabels, d, sameSource: false),
+            RetrievalMetrics.Compute(fine, queryLabels, fineGallery, galleryLabels, d));
+    }
+
+    [Fact]
     public void Neighbour_lists_give_the_same_result_as_exact_search()
     {
         var random = new Random(5);

@@ -54,7 +54,7 @@ public class TripletMinerTests
         Cases().Sample((labels, d) =>
         {
             using var scope = torch.NewDisposeScope();
-            var mined = new SemiHardMiner(Margin).Mine(Tensor(d), torch.tensor(labels));
+            var mined = new SemiHardMiner().Mine(Tensor(d), torch.tensor(labels));
             var a = mined.Anchors.data<long>().ToArray();
             var p = mined.Positives.data<long>().ToArray();
             var n = mined.Negatives.data<long>().ToArray();
