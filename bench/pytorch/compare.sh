@@ -27,5 +27,5 @@ import json, sys
 t, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 print(f"TorchSharp/PyTorch training throughput (median epoch, images/s): {t['images_per_second']:.0f} / {p['images_per_second']:.0f} = {t['images_per_second'] / p['images_per_second']:.2f}")
 print(f"TorchSharp/PyTorch images per CPU-second (median epoch; robust to other load on the machine): {t['images_per_cpu_second']:.0f} / {p['images_per_cpu_second']:.0f} = {t['images_per_cpu_second'] / p['images_per_cpu_second']:.2f}")
-print(f"MAP@R: TorchSharp {t['map_at_r']:.4f}, PyTorch {p['map_at_r']:.4f} (ratio {t['map_at_r'] / p['map_at_r']:.3f}); P@1 {t['precision_at_1']:.4f} vs {p['precision_at_1']:.4f}")
+print(f"MAP@R: TorchSharp {t['map_at_r']:.4f}, PyTorch {p['map_at_r']:.4f} (ratio {t['map_at_r'] / p['map_at_r']:.3f}); P@1 {t['p_at_1']:.4f} vs {p['precision_at_1']:.4f}")
 PY

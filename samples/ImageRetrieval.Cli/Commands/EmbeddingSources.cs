@@ -51,3 +51,42 @@ internal sealed class CheckpointEmbeddingSource : IEmbeddingSource
 
     public void Dispose() => _network.Dispose();
 }
+
+/// <summary>Embeddings from an exported ONNX model, scored by ONNX Runtime in batches (what the search side runs).</summary>
+internal sealed class OnnxEmbeddingSource : IEmbeddingSource
+{
+    private readonly ImageRetrieval.ML.Embedding.ImageEmbedder _embedder;
+
+    public OnnxEmbeddingSource(string path, int threads)
+    {
+        _embedder = new ImageRetrieval.ML.Embedding.ImageEmbedder(path, new ImageRetrieval.ML.Embedding.ImageEmbedderOptions
+        {
+            BatchSize = 256,
+            IntraOpNumThreads = Math.Max(1, threads),
+        });
+        var metadata = _embedder.Metadata;
+        Metric = metadata.Metric;
+        Description = $"{Path.GetFileName(path)} ({metadata.Architecture}, {metadata.EmbeddingDimension}-d, trained on {metadata.TrainingDataset}; ONNX Runtime {_embedder.ExecutionProvider})";
+    }
+
+    public string Description { get; }
+
+    public (int Channels, int Height, int Width) InputShape => (_embedder.Metadata.InputChannels, _embedder.Metadata.InputHeight, _embedder.Metadata.InputWidth);
+
+    public int Dimension => _embedder.Dimension;
+
+    public string Metric { get; }
+
+    public float[] Embed(LabeledImageSet set, IProgress<int>? progress)
+    {
+        var adapter = progress is null ? null : new SynchronousProgress(p => progress.Report(p.Completed));
+        return _embedder.EmbedImageSet(set, adapter);
+    }
+
+    public void Dispose() => _embedder.Dispose();
+
+    private sealed class SynchronousProgress(Action<ImageRetrieval.ML.Embedding.ImageEmbeddingProgress> report) : IProgress<ImageRetrieval.ML.Embedding.ImageEmbeddingProgress>
+    {
+        public void Report(ImageRetrieval.ML.Embedding.ImageEmbeddingProgress value) => report(value);
+    }
+}

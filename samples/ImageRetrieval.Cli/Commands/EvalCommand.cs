@@ -1,3 +1,4 @@
+using ImageRetrieval.ML.Indexing;
 using System.CommandLine;
 using System.Diagnostics;
 using ImageRetrieval.ML.Datasets;
@@ -12,7 +13,11 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Training checkpoint to evaluate.", Required = true };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Training checkpoint to evaluate (TorchSharp)." };
+        var model = new Option<string?>("--model") { Description = "ONNX model to evaluate (ONNX Runtime); also evaluates HNSW search." };
+        var efSearch = new Option<int>("--ef-search") { Description = "HNSW beam width for the HNSW section (raised to each query's R).", DefaultValueFactory = _ => 64 };
+        var m = new Option<int>("--m") { Description = "HNSW links per node for the HNSW section.", DefaultValueFactory = _ => 16 };
+        var noHnsw = new Option<bool>("--no-hnsw") { Description = "Exact search only." };
         var dataset = new Option<string>("--dataset") { Description = "fashion-mnist: test images as queries against the training images as gallery.", DefaultValueFactory = _ => "fashion-mnist" };
         dataset.AcceptOnlyFromAmong("fashion-mnist");
         var data = new Option<string?>("--data") { Description = $"Fashion-MNIST folder (default: ${FashionMnist.DataEnvironmentVariable}, then {FashionMnist.DebianDirectory})." };
@@ -24,24 +29,35 @@ internal static class EvalCommand
         var threads = new Option<int>("--threads") { Description = "Threads for libtorch and the search (0: all cores).", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the result as one JSON line." };
 
-        var command = new Command("eval", "Measure retrieval quality of an embedding model: P@1, Recall@1/5/10 and MAP@R by exact search.")
+        var command = new Command("eval", "Measure retrieval quality of an embedding model (checkpoint or ONNX): P@1, Recall@1/5/10 and MAP@R by exact search, and with an HNSW index for ONNX models.")
         {
-            checkpoint, dataset, data, gallery, queries, resize, galleryLimit, queryLimit, threads, json,
+            checkpoint, model, dataset, data, gallery, queries, resize, galleryLimit, queryLimit, threads, efSearch, m, noHnsw, json,
         };
         command.SetAction(parse => CliOutput.Run(() =>
         {
             int threadCount = parse.GetValue(threads);
-            if (threadCount > 0)
+            string? checkpointPath = parse.GetValue(checkpoint);
+            string? modelPath = parse.GetValue(model);
+            if ((checkpointPath is null) == (modelPath is null))
+            {
+                throw new ArgumentException("Pass exactly one of --checkpoint (a training checkpoint) or --model (an ONNX model).");
+            }
+            if (threadCount > 0 && checkpointPath is not null)
             {
                 TorchSharp.torch.set_num_threads(threadCount);
             }
-            using IEmbeddingSource source = new CheckpointEmbeddingSource(parse.GetValue(checkpoint)!);
+            using IEmbeddingSource source = checkpointPath is not null
+                ? new CheckpointEmbeddingSource(checkpointPath)
+                : new OnnxEmbeddingSource(modelPath!, threadCount > 0 ? threadCount : 1);
             var (gallerySet, querySet, skipped) = LoadSets(
                 source, parse.GetValue(gallery), parse.GetValue(queries), parse.GetValue(data), parse.GetValue(resize));
             gallerySet = gallerySet.Take(parse.GetValue(galleryLimit));
             querySet = querySet.Take(parse.GetValue(queryLimit));
             bool quiet = parse.GetValue(json);
-            var result = Evaluate(source, querySet, gallerySet, threadCount, quiet, out double embedSeconds, out double searchSeconds);
+            var result = Evaluate(source, querySet, gallerySet, threadCount, quiet, out double embedSeconds, out double searchSeconds, out float[] q, out float[] g);
+            HnswEvaluation? hnsw = modelPath is not null && !parse.GetValue(noHnsw)
+                ? EvaluateHnsw(source, q, querySet, g, gallerySet, parse.GetValue(m), parse.GetValue(efSearch), threadCount)
+                : null;
 
             if (quiet)
             {
@@ -53,29 +69,94 @@ internal static class EvalCommand
                     query_count = result.QueryCount,
                     gallery_count = gallerySet.Count,
                     skipped_files = skipped,
-                    precision_at_1 = result.PrecisionAt1,
+                    p_at_1 = result.PrecisionAt1,
                     recall_at_1 = result.RecallAt1,
                     recall_at_5 = result.RecallAt5,
                     recall_at_10 = result.RecallAt10,
                     map_at_r = result.MapAtR,
                     embed_seconds = embedSeconds,
+                    embed_images_per_second = (querySet.Count + gallerySet.Count) / Math.Max(1e-9, embedSeconds),
                     search_seconds = searchSeconds,
+                    exact = Section(result, searchSeconds),
+                    hnsw = hnsw is null ? null : new
+                    {
+                        p_at_1 = hnsw.Result.PrecisionAt1,
+                        recall_at_1 = hnsw.Result.RecallAt1,
+                        recall_at_5 = hnsw.Result.RecallAt5,
+                        recall_at_10 = hnsw.Result.RecallAt10,
+                        map_at_r = hnsw.Result.MapAtR,
+                        m = hnsw.M,
+                        ef_search = hnsw.EfSearch,
+                        build_seconds = hnsw.BuildSeconds,
+                        search_seconds = hnsw.SearchSeconds,
+                    },
                 });
             }
             else
             {
                 AnsiConsole.MarkupLineInterpolated($"[bold]{source.Description}[/]: {result.QueryCount} queries ({querySet.Name}) against {gallerySet.Count} gallery images ({gallerySet.Name}).");
-                var table = new Table().AddColumns("P@1", "Recall@1", "Recall@5", "Recall@10", "MAP@R");
-                table.AddRow($"{result.PrecisionAt1:F4}", $"{result.RecallAt1:F4}", $"{result.RecallAt5:F4}", $"{result.RecallAt10:F4}", $"{result.MapAtR:F4}");
+                var table = new Table().AddColumns("search", "P@1", "Recall@1", "Recall@5", "Recall@10", "MAP@R");
+                table.AddRow("exact", $"{result.PrecisionAt1:F4}", $"{result.RecallAt1:F4}", $"{result.RecallAt5:F4}", $"{result.RecallAt10:F4}", $"{result.MapAtR:F4}");
+                if (hnsw is not null)
+                {
+                    var r = hnsw.Result;
+                    table.AddRow($"HNSW (M={hnsw.M}, ef={hnsw.EfSearch})", $"{r.PrecisionAt1:F4}", $"{r.RecallAt1:F4}", $"{r.RecallAt5:F4}", $"{r.RecallAt10:F4}", $"{r.MapAtR:F4}");
+                }
                 AnsiConsole.Write(table);
-                AnsiConsole.MarkupLineInterpolated($"Embedding {embedSeconds:F1} s, exact search {searchSeconds:F1} s.");
+                string hnswTiming = hnsw is null ? "." : $", HNSW build {hnsw.BuildSeconds:F1} s + search {hnsw.SearchSeconds:F1} s.";
+                AnsiConsole.MarkupLineInterpolated($"Embedding {embedSeconds:F1} s, exact search {searchSeconds:F1} s{hnswTiming}");
             }
             return 0;
         }));
         return command;
     }
 
-    internal static RetrievalMetricsResult Evaluate(IEmbeddingSource source, LabeledImageSet queries, LabeledImageSet gallery, int threads, bool quiet, out double embedSeconds, out double searchSeconds)
+    private static object Section(RetrievalMetricsResult r, double seconds) => new
+    {
+        p_at_1 = r.PrecisionAt1,
+        recall_at_1 = r.RecallAt1,
+        recall_at_5 = r.RecallAt5,
+        recall_at_10 = r.RecallAt10,
+        map_at_r = r.MapAtR,
+        search_seconds = seconds,
+    };
+
+    private sealed record HnswEvaluation(RetrievalMetricsResult Result, int M, int EfSearch, double BuildSeconds, double SearchSeconds);
+
+    /// <summary>
+    /// Builds an HNSW index over the gallery embeddings and evaluates its neighbour lists: each query
+    /// asks for its R nearest (R = gallery items of its class, at least 10) with ef = max(efSearch, R),
+    /// so MAP@R is computed from HNSW results exactly as from exact search.
+    /// </summary>
+    private static HnswEvaluation EvaluateHnsw(IEmbeddingSource source, float[] q, LabeledImageSet queries, float[] g, LabeledImageSet gallery, int m, int efSearch, int threads)
+    {
+        int dim = source.Dimension;
+        var metric = source.Metric == "cosine" ? DistanceMetric.Cosine : DistanceMetric.SquaredL2;
+        var watch = Stopwatch.StartNew();
+        using var index = new HnswIndex(dim, metric, new HnswOptions { M = m, EfConstruction = 200 });
+        var items = new (long Key, ReadOnlyMemory<float> Vector)[gallery.Count];
+        for (int i = 0; i < items.Length; i++)
+        {
+            items[i] = (i, g.AsMemory(i * dim, dim));
+        }
+        index.AddRange(items, Math.Max(1, threads));
+        double build = watch.Elapsed.TotalSeconds;
+        watch.Restart();
+        int[] relevant = RetrievalMetrics.RelevantCounts(queries.Labels, gallery.Labels);
+        var lists = new int[queries.Count][];
+        var galleryLabels = gallery.Labels.ToArray();
+        Parallel.For(0, queries.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, i =>
+        {
+            int k = Math.Max(10, relevant[i]);
+            SearchHit[] hits = index.Search(q.AsSpan(i * dim, dim), k, Math.Max(efSearch, k));
+            lists[i] = hits.Select(h => galleryLabels[h.Key]).ToArray();
+        });
+        double search = watch.Elapsed.TotalSeconds;
+        var result = RetrievalMetrics.ComputeFromNeighbours(lists, queries.Labels, relevant);
+        return new HnswEvaluation(result, m, efSearch, build, search);
+    }
+
+    internal static RetrievalMetricsResult Evaluate(IEmbeddingSource source, LabeledImageSet queries, LabeledImageSet gallery, int threads, bool quiet, out double embedSeconds, out double searchSeconds, out float[] queryEmbeddings, out float[] galleryEmbeddings)
     {
         var watch = Stopwatch.StartNew();
         float[] q = null!, g = null!;
@@ -105,6 +186,8 @@ internal static class EvalCommand
         var distance = source.Metric == "cosine" ? RetrievalDistance.Cosine : RetrievalDistance.Euclidean;
         var result = RetrievalMetrics.Compute(q, queries.Labels, g, gallery.Labels, source.Dimension, distance, maxDegreeOfParallelism: threads > 0 ? threads : -1);
         searchSeconds = watch.Elapsed.TotalSeconds;
+        queryEmbeddings = q;
+        galleryEmbeddings = g;
         return result;
     }
 

@@ -27,10 +27,10 @@ internal static class TrainCommand
 
         var architecture = new Option<string>("--arch") { Description = "Network architecture.", DefaultValueFactory = _ => defaults.Architecture };
         architecture.AcceptOnlyFromAmong([.. NetworkFactory.Architectures]);
-        var dimension = new Option<int>("--dim") { Description = "Embedding dimension.", DefaultValueFactory = _ => defaults.EmbeddingDimension };
+        var dimension = new Option<int>("--embedding-dim", "--dim") { Description = "Embedding dimension.", DefaultValueFactory = _ => defaults.EmbeddingDimension };
         var epochs = new Option<int>("--epochs") { Description = "Epochs (in total, when resuming).", DefaultValueFactory = _ => defaults.Epochs };
-        var classesPerBatch = new Option<int>("--classes-per-batch", "-p") { Description = "P: classes per batch.", DefaultValueFactory = _ => defaults.ClassesPerBatch };
-        var samplesPerClass = new Option<int>("--samples-per-class", "-k") { Description = "K: images per class per batch.", DefaultValueFactory = _ => defaults.SamplesPerClass };
+        var classesPerBatch = new Option<int>("--classes-per-batch", "--p", "-p") { Description = "P: classes per batch.", DefaultValueFactory = _ => defaults.ClassesPerBatch };
+        var samplesPerClass = new Option<int>("--samples-per-class", "--k", "-k") { Description = "K: images per class per batch.", DefaultValueFactory = _ => defaults.SamplesPerClass };
         var learningRate = new Option<double>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => defaults.LearningRate };
         var lrStep = new Option<int>("--lr-step") { Description = "Decay the learning rate every N epochs (0: never).", DefaultValueFactory = _ => defaults.LearningRateStepEpochs };
         var lrDecay = new Option<double>("--lr-decay") { Description = "Learning-rate decay factor.", DefaultValueFactory = _ => defaults.LearningRateDecay };
@@ -46,7 +46,11 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => defaults.Seed };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (0: libtorch's default).", DefaultValueFactory = _ => 0 };
         var evalEvery = new Option<int>("--eval-every") { Description = "Evaluate every N epochs (0: only at the end).", DefaultValueFactory = _ => defaults.EvaluateEvery };
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint written after every epoch.", DefaultValueFactory = _ => "models/checkpoint.ckpt" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint written after every epoch (default: checkpoint.ckpt in --checkpoint-dir, else models/checkpoint.ckpt)." };
+        var checkpointDir = new Option<string?>("--checkpoint-dir") { Description = "Folder for the checkpoint (checkpoint.ckpt)." };
+        var batch = new Option<int?>("--batch") { Description = "Images per batch, B = P × K (sets K = B / P)." };
+        var timeBudget = new Option<double?>("--time-budget") { Description = "Stop after this many seconds of training (the epoch in progress is closed, evaluated and checkpointed)." };
+        var output = new Option<string?>("--out") { Description = "Also export the trained network to this ONNX file (verified against ONNX Runtime)." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run stored in this checkpoint." };
         var json = new Option<bool>("--json") { Description = "Print the final summary as one JSON line." };
 
@@ -54,7 +58,8 @@ internal static class TrainCommand
         {
             dataset, data, trainDir, testDir, size, channels, limit, validationLimit,
             architecture, dimension, epochs, classesPerBatch, samplesPerClass, learningRate, lrStep, lrDecay, weightDecay,
-            miner, distance, margin, softMargin, noFlip, shift, seed, threads, evalEvery, checkpoint, resume, json,
+            miner, distance, margin, softMargin, noFlip, shift, seed, threads, evalEvery, checkpoint, checkpointDir, resume,
+            batch, timeBudget, output, json,
         };
         command.SetAction((parse, cancellationToken) => Task.FromResult(CliOutput.Run(() =>
         {
@@ -62,9 +67,10 @@ internal static class TrainCommand
             {
                 Architecture = parse.GetValue(architecture)!,
                 EmbeddingDimension = parse.GetValue(dimension),
+                TimeBudgetSeconds = parse.GetValue(timeBudget),
                 Epochs = parse.GetValue(epochs),
                 ClassesPerBatch = parse.GetValue(classesPerBatch),
-                SamplesPerClass = parse.GetValue(samplesPerClass),
+                SamplesPerClass = parse.GetValue(batch) is int b ? Math.Max(2, b / parse.GetValue(classesPerBatch)) : parse.GetValue(samplesPerClass),
                 LearningRate = parse.GetValue(learningRate),
                 LearningRateStepEpochs = parse.GetValue(lrStep),
                 LearningRateDecay = parse.GetValue(lrDecay),
@@ -77,7 +83,8 @@ internal static class TrainCommand
                 Seed = parse.GetValue(seed),
                 Threads = parse.GetValue(threads),
                 EvaluateEvery = parse.GetValue(evalEvery),
-                CheckpointPath = parse.GetValue(checkpoint),
+                CheckpointPath = parse.GetValue(checkpoint)
+                    ?? (parse.GetValue(checkpointDir) is { } dir ? Path.Combine(dir, "checkpoint.ckpt") : Path.Combine("models", "checkpoint.ckpt")),
                 ResumeFrom = parse.GetValue(resume),
             };
             options.Validate();
@@ -109,26 +116,55 @@ internal static class TrainCommand
                 validation = testResult?.Images.Take(parse.GetValue(validationLimit));
             }
 
-            TrainingResult result = quiet
-                ? TripletTrainer.Train(train, validation, options, null, cancellationToken)
-                : TrainWithProgress(train, validation, options, cancellationToken);
+            TrainingResult result;
+            try
+            {
+                result = quiet
+                    ? TripletTrainer.Train(train, validation, options, null, cancellationToken)
+                    : TrainWithProgress(train, validation, options, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[yellow]Interrupted.[/] The checkpoint [green]{options.CheckpointPath}[/] holds the last (possibly partial) epoch; continue with --resume {options.CheckpointPath}.");
+                return 130;
+            }
             using var network = result.Network;
             EpochSummary last = result.Info.History[^1];
             var evaluated = result.Info.History.LastOrDefault(h => h.Validation is not null);
+            var history = result.Info.History;
+            double trainSeconds = history.Sum(h => h.Seconds);
+            int batchSize = options.ClassesPerBatch * options.SamplesPerClass;
+            // Triplets the loss saw per second of training, over the whole run (all epochs of this process and before).
+            double tripletsPerSecond = history.Sum(h => h.TripletsPerBatch * h.ImagesPerSecond * h.Seconds / batchSize) / Math.Max(1e-9, trainSeconds);
+            double imagesPerSecond = history.Sum(h => h.ImagesPerSecond * h.Seconds) / Math.Max(1e-9, trainSeconds);
+
+            string? onnxPath = parse.GetValue(output);
+            float? parity = null;
+            if (onnxPath is not null)
+            {
+                ExportCommand.Export(network, result.Info, onnxPath);
+                parity = ExportCommand.Verify(network, onnxPath);
+            }
             if (quiet)
             {
                 CliOutput.WriteJson(new
                 {
                     checkpoint = options.CheckpointPath,
+                    model = onnxPath,
+                    onnx_max_abs_diff = parity,
                     dataset = train.Name,
                     architecture = network.Spec.Architecture,
                     embedding_dimension = network.Spec.EmbeddingDimension,
+                    miner = options.Miner.ToString(),
                     epochs = result.Info.Epoch,
                     loss = last.Loss,
-                    images_per_second = result.Info.History.Select(h => h.ImagesPerSecond).Order().ElementAt(result.Info.History.Count / 2),
-                    train_seconds = result.Info.History.Sum(h => h.Seconds),
-                    images_per_cpu_second = result.Info.History.Select(h => h.ImagesPerSecond * h.Seconds / h.CpuSeconds).Order().ElementAt(result.Info.History.Count / 2),
-                    precision_at_1 = evaluated?.Validation?.PrecisionAt1,
+                    train_seconds = trainSeconds,
+                    images_per_second = imagesPerSecond,
+                    triplets_per_second = tripletsPerSecond,
+                    images_per_cpu_second = history.Select(h => h.ImagesPerSecond * h.Seconds / h.CpuSeconds).Order().ElementAt(history.Count / 2),
+                    query_count = evaluated?.Validation?.QueryCount,
+                    p_at_1 = evaluated?.Validation?.PrecisionAt1,
+                    recall_at_1 = evaluated?.Validation?.RecallAt1,
                     recall_at_5 = evaluated?.Validation?.RecallAt5,
                     recall_at_10 = evaluated?.Validation?.RecallAt10,
                     map_at_r = evaluated?.Validation?.MapAtR,
@@ -136,7 +172,11 @@ internal static class TrainCommand
             }
             else
             {
-                AnsiConsole.MarkupLineInterpolated($"Checkpoint: [green]{options.CheckpointPath}[/] (epoch {result.Info.Epoch}).");
+                AnsiConsole.MarkupLineInterpolated($"Checkpoint: [green]{options.CheckpointPath}[/] (epoch {result.Info.Epoch}); {trainSeconds:F0} s of training, {imagesPerSecond:F0} images/s, {tripletsPerSecond:F0} triplets/s.");
+                if (onnxPath is not null)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"ONNX model: [green]{onnxPath}[/] (max |TorchSharp − ONNX Runtime| = {parity:E2}).");
+                }
             }
             return 0;
         })));

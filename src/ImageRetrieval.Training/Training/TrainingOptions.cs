@@ -66,6 +66,12 @@ public sealed record TrainingOptions
     /// <summary>Write a resumable checkpoint here after every epoch (<see langword="null"/>: none).</summary>
     public string? CheckpointPath { get; init; }
 
+    /// <summary>
+    /// Stop training after this many seconds of wall time (checked after every batch); the epoch in
+    /// progress is closed as a partial epoch, evaluated and checkpointed. Null: run all epochs.
+    /// </summary>
+    public double? TimeBudgetSeconds { get; init; }
+
     /// <summary>Continue the run stored in this checkpoint (its spec and epoch count win over the options above).</summary>
     public string? ResumeFrom { get; init; }
 
@@ -89,6 +95,7 @@ public sealed record TrainingOptions
         Require(Augmentation.MaxShift >= 0, $"Max shift must be non-negative, got {Augmentation.MaxShift}.", nameof(Augmentation));
         Require(Threads >= 0, $"Threads must be non-negative, got {Threads}.", nameof(Threads));
         Require(EvaluateEvery >= 0, $"EvaluateEvery must be non-negative, got {EvaluateEvery}.", nameof(EvaluateEvery));
+        Require(TimeBudgetSeconds is null or > 0, $"The time budget must be positive, got {TimeBudgetSeconds}.", nameof(TimeBudgetSeconds));
         Require(EvaluationBatchSize >= 1, $"Evaluation batch size must be positive, got {EvaluationBatchSize}.", nameof(EvaluationBatchSize));
     }
 

@@ -97,12 +97,19 @@ public static class TripletTrainer
             var history = new List<EpochSummary>(info.History);
             using var labelsOnDevice = torch.tensor(train.Labels.ToArray().Select(l => (long)l).ToArray());
 
+            var budget = Stopwatch.StartNew();
+            bool BudgetSpent() => recipe.TimeBudgetSeconds is { } seconds && budget.Elapsed.TotalSeconds >= seconds;
             for (int epoch = info.Epoch; epoch < recipe.Epochs; epoch++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                EpochSummary summary = RunEpoch(network, optimizer, loss, sampler, train, labelsOnDevice, recipe, epoch, progress, cancellationToken);
-                bool evaluate = validation is not null &&
-                    (epoch == recipe.Epochs - 1 || (recipe.EvaluateEvery > 0 && (epoch + 1) % recipe.EvaluateEvery == 0));
+                // Ctrl+C (cancellation) or the time budget closes the epoch after the current batch:
+                // it is checkpointed (and, for the budget, evaluated) like a full one.
+                EpochSummary summary = RunEpoch(network, optimizer, loss, sampler, train, labelsOnDevice, recipe, epoch, progress,
+                    () => BudgetSpent() || cancellationToken.IsCancellationRequested);
+                bool interrupted = cancellationToken.IsCancellationRequested;
+                bool lastEpoch = epoch == recipe.Epochs - 1 || BudgetSpent();
+                bool evaluate = validation is not null && !interrupted &&
+                    (lastEpoch || (recipe.EvaluateEvery > 0 && (epoch + 1) % recipe.EvaluateEvery == 0));
                 if (evaluate)
                 {
                     progress?.Report(new TrainingProgress(TrainingPhase.Evaluating, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss));
@@ -115,6 +122,11 @@ public static class TripletTrainer
                     CheckpointFile.Save(checkpointPath, network, info, optimizer);
                 }
                 progress?.Report(new TrainingProgress(TrainingPhase.EpochCompleted, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss, summary));
+                cancellationToken.ThrowIfCancellationRequested();
+                if (lastEpoch)
+                {
+                    break;
+                }
             }
             network.eval();
             return new TrainingResult(network, info);
@@ -150,7 +162,7 @@ public static class TripletTrainer
         TrainingOptions recipe,
         int epoch,
         IProgress<TrainingProgress>? progress,
-        CancellationToken cancellationToken)
+        Func<bool> stop)
     {
         // Every epoch is seeded on its own, so a resumed run draws the same batches as an uninterrupted one.
         int epochSeed = HashCode.Combine(recipe.Seed, epoch);
@@ -174,7 +186,10 @@ public static class TripletTrainer
         int size = train.ImageSize;
         foreach (int[] indices in sampler.Epoch(epochSeed))
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            if (batches > 0 && stop())
+            {
+                break;
+            }
             using var scope = torch.NewDisposeScope();
             var pixels = new float[indices.Length * size];
             BatchBuilder.Fill(train, indices, pixels, recipe.Augmentation, random);
