@@ -150,10 +150,7 @@ public sealed unsafe partial class HnswIndex
         ThrowIfBigEndian();
         if (!stream.CanSeek)
         {
-            var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            buffer.Position = 0;
-            stream = buffer;
+            stream = BufferDeclaredLength(stream);
         }
         long length = stream.Length - stream.Position;
         Span<byte> headerBytes = stackalloc byte[HeaderSize];
@@ -450,7 +447,46 @@ public sealed unsafe partial class HnswIndex
     private readonly record struct Header(DistanceMetric Metric, int Dimension, HnswOptions Options, int Slots, int Live,
                                           int EntryId, int MaxLevel, long UpperInts);
 
+    // A non-seekable stream is buffered, but never beyond the length its own header declares (+1 byte
+    // to detect trailing data): a crafted or endless stream cannot make Load allocate without bound.
+    private static MemoryStream BufferDeclaredLength(Stream stream)
+    {
+        var head = new byte[HeaderSize];
+        int got = stream.ReadAtLeast(head, HeaderSize, throwOnEndOfStream: false);
+        if (got < HeaderSize)
+        {
+            throw Invalid($"{got} bytes is shorter than the {HeaderSize}-byte header.");
+        }
+        ParseHeaderCore(head, out long expected);
+        if (expected > Array.MaxLength)
+        {
+            throw Invalid($"the header declares {expected} bytes; load indexes over 2 GiB from a file (seekable stream or path) instead.");
+        }
+        var buffer = new MemoryStream((int)Math.Min(expected, 1 << 24));
+        buffer.Write(head);
+        var chunk = new byte[1 << 16];
+        long remaining = expected - HeaderSize + 1;
+        int n;
+        while (remaining > 0 && (n = stream.Read(chunk, 0, (int)Math.Min(chunk.Length, remaining))) > 0)
+        {
+            buffer.Write(chunk, 0, n);
+            remaining -= n;
+        }
+        buffer.Position = 0;
+        return buffer;
+    }
+
     private static Header ParseHeader(ReadOnlySpan<byte> header, long length)
+    {
+        Header parsed = ParseHeaderCore(header, out long expected);
+        if (expected != length)
+        {
+            throw Invalid($"the counts in the header ({parsed.Slots} nodes of {parsed.Dimension}-d, M = {parsed.Options.M}, {parsed.UpperInts} upper-layer link ints) need {expected} bytes, the data holds {length}: truncated or corrupt.");
+        }
+        return parsed;
+    }
+
+    private static Header ParseHeaderCore(ReadOnlySpan<byte> header, out long expected)
     {
         if (!header[..8].SequenceEqual(FileMagic))
         {
@@ -502,7 +538,6 @@ public sealed unsafe partial class HnswIndex
         }
         long stride0 = 1 + (2L * m);
         long perNode = (dim * 4L) + (stride0 * 4) + 8 + 4 + 4;
-        long expected;
         try
         {
             expected = checked(HeaderSize + (slots * perNode) + (upperInts * 4) + 8);
@@ -510,10 +545,6 @@ public sealed unsafe partial class HnswIndex
         catch (OverflowException)
         {
             throw Invalid("the declared counts overflow a file size.");
-        }
-        if (expected != length)
-        {
-            throw Invalid($"the counts in the header ({slots} nodes of {dim}-d, M = {m}, {upperInts} upper-layer link ints) need {expected} bytes, the data holds {length}: truncated or corrupt.");
         }
         var options = new HnswOptions { M = m, EfConstruction = efC, DefaultEfSearch = ef, Seed = seed };
         return new Header((DistanceMetric)metric, dim, options, slots, live, entry, maxLevel, upperInts);
