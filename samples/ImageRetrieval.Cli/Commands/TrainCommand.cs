@@ -14,11 +14,11 @@ internal static class TrainCommand
     public static Command Create()
     {
         var defaults = new TrainingOptions();
-        var dataset = new Option<string>("--dataset") { Description = "Built-in dataset (ignored with --train-dir).", DefaultValueFactory = _ => "fashion-mnist" };
-        dataset.AcceptOnlyFromAmong("fashion-mnist");
+        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist, or folder (then --train-dir is required).", DefaultValueFactory = _ => "fashion-mnist" };
+        dataset.AcceptOnlyFromAmong("fashion-mnist", "folder");
         var data = new Option<string?>("--data") { Description = $"Fashion-MNIST folder (default: ${FashionMnist.DataEnvironmentVariable}, then {FashionMnist.DebianDirectory})." };
-        var trainDir = new Option<string?>("--train-dir") { Description = "Training images, one sub-folder per class." };
-        var testDir = new Option<string?>("--test-dir") { Description = "Validation images labelled like --train-dir (optional)." };
+        var trainDir = new Option<string?>("--train-dir", "--train") { Description = "Training images, one sub-folder per class." };
+        var testDir = new Option<string?>("--test-dir", "--test") { Description = "Validation images labelled like --train-dir (optional)." };
         var size = new Option<int>("--size") { Description = "Side in pixels folder images are resized to.", DefaultValueFactory = _ => 64 };
         var channels = new Option<int>("--channels") { Description = "1 (grey) or 3 (RGB) for folder images.", DefaultValueFactory = _ => 3 };
         channels.AcceptOnlyFromAmong("1", "3");
@@ -93,6 +93,10 @@ internal static class TrainCommand
             LabeledImageSet train;
             LabeledImageSet? validation;
             string? trainFolder = parse.GetValue(trainDir);
+            if (parse.GetValue(dataset) == "folder" && trainFolder is null)
+            {
+                throw new ArgumentException("--dataset folder needs --train-dir DIR (one sub-folder per class) and optionally --test-dir DIR.");
+            }
             if (trainFolder is null)
             {
                 train = FashionMnist.Load(FashionMnist.Split.Train, parse.GetValue(data), parse.GetValue(limit));

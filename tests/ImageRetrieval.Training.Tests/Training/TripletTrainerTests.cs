@@ -41,7 +41,12 @@ public class TripletTrainerTests
 
         var history = result.Info.History;
         Assert.Equal(2, history.Count);
-        Assert.True(history[^1].Loss < history[0].Loss, $"loss {history[0].Loss} → {history[^1].Loss}");
+        // The reported loss averages over the triplets that still violate the margin (pytorch-metric-learning's
+        // AvgNonZeroReducer), which can rise as easy triplets drop out; the mean hinge over all mined
+        // triplets (loss × active fraction) is the objective that must fall.
+        double MeanHinge(EpochSummary e) => e.Loss * e.ActiveTripletFraction;
+        Assert.True(MeanHinge(history[^1]) < MeanHinge(history[0]),
+            $"mean hinge over all triplets {MeanHinge(history[0])} → {MeanHinge(history[^1])} (loss {history[0].Loss} → {history[^1].Loss}, active {history[0].ActiveTripletFraction:P0} → {history[^1].ActiveTripletFraction:P0})");
         var after = history[^1].Validation!;
         Assert.True(after.MapAtR > before.MapAtR + 0.05, $"MAP@R {before.MapAtR:F3} → {after.MapAtR:F3}");
         Assert.True(after.PrecisionAt1 > 0.6, $"P@1 {after.PrecisionAt1:F3}");
