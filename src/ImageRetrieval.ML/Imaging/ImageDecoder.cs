@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Numerics.Tensors;
 using SkiaSharp;
 
 namespace ImageRetrieval.ML.Imaging;
@@ -344,27 +346,25 @@ public static class ImageDecoder
         }
     }
 
+    // The float planes are the byte planes, converted and scaled with SIMD: one pixel loop to maintain.
     private static void CopyPlanes(SKBitmap bitmap, ImageDecodeOptions options, Span<float> destination, float scale, string source)
     {
-        int plane = options.Width * options.Height;
         CheckDestination(destination.Length, options, source);
-        GetChannelOffsets(bitmap, out int r, out int g, out int b);
-        ReadOnlySpan<byte> pixels = bitmap.GetPixelSpan();
-        int rowBytes = bitmap.RowBytes;
-        for (int y = 0; y < options.Height; y++)
+        int length = options.OutputLength;
+        byte[] planes = ArrayPool<byte>.Shared.Rent(length);
+        try
         {
-            ReadOnlySpan<byte> row = pixels.Slice(y * rowBytes, options.Width * 4);
-            int o = y * options.Width;
-            for (int x = 0; x < options.Width; x++)
+            CopyPlanes(bitmap, options, planes.AsSpan(0, length), source);
+            Span<float> target = destination[..length];
+            TensorPrimitives.ConvertChecked<byte, float>(planes.AsSpan(0, length), target);
+            if (scale != 1f)
             {
-                int p = x * 4;
-                destination[o + x] = row[p + r] * scale;
-                if (options.Channels == 3)
-                {
-                    destination[plane + o + x] = row[p + g] * scale;
-                    destination[(2 * plane) + o + x] = row[p + b] * scale;
-                }
+                TensorPrimitives.Multiply(target, scale, target);
             }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(planes);
         }
     }
 
