@@ -37,23 +37,7 @@ internal static class TinyOnnxModel
         graph.Message(5, Tensor("B", [dimension], bias));
         graph.Message(11, ValueInfo(inputName, inputShape ?? ["N", channels, height, width]));
         graph.Message(12, ValueInfo(outputName, ["N", dimension]));
-
-        var model = new Proto();
-        model.Varint(1, 8); // ir_version
-        model.String(2, "ImageRetrieval.Tests");
-        model.Message(7, graph);
-        var opset = new Proto();
-        opset.String(1, "");
-        opset.Varint(2, 17);
-        model.Message(8, opset);
-        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
-        {
-            var entry = new Proto();
-            entry.String(1, key);
-            entry.String(2, value);
-            model.Message(14, entry);
-        }
-        return model.ToArray();
+        return Model(graph, metadata);
     }
 
     /// <summary>
