@@ -34,6 +34,8 @@ internal static class TrainCommand
         var learningRate = new Option<double>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => defaults.LearningRate };
         var lrStep = new Option<int>("--lr-step") { Description = "Decay the learning rate every N epochs (0: never).", DefaultValueFactory = _ => defaults.LearningRateStepEpochs };
         var lrDecay = new Option<double>("--lr-decay") { Description = "Learning-rate decay factor.", DefaultValueFactory = _ => defaults.LearningRateDecay };
+        var lrSchedule = new Option<string>("--lr-schedule") { Description = "step (--lr-step/--lr-decay) or cosine (per batch, to 1 % of --lr at the last epoch or the end of --time-budget, whichever is sooner).", DefaultValueFactory = _ => Kebab(defaults.Schedule) };
+        lrSchedule.AcceptOnlyFromAmong([.. Enum.GetValues<LearningRateSchedule>().Select(Kebab)]);
         var weightDecay = new Option<double>("--weight-decay") { Description = "Adam weight decay.", DefaultValueFactory = _ => defaults.WeightDecay };
         var miner = new Option<string>("--miner") { Description = "Triplet mining.", DefaultValueFactory = _ => Kebab(defaults.Miner) };
         miner.AcceptOnlyFromAmong([.. Enum.GetValues<TripletMiningStrategy>().Select(Kebab)]);
@@ -57,7 +59,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a siamese embedding network with triplet loss (TorchSharp, CPU).")
         {
             dataset, data, trainDir, testDir, size, channels, limit, validationLimit,
-            architecture, dimension, epochs, classesPerBatch, samplesPerClass, learningRate, lrStep, lrDecay, weightDecay,
+            architecture, dimension, epochs, classesPerBatch, samplesPerClass, learningRate, lrStep, lrDecay, lrSchedule, weightDecay,
             miner, distance, margin, softMargin, noFlip, shift, seed, threads, evalEvery, checkpoint, checkpointDir, resume,
             batch, timeBudget, output, json,
         };
@@ -74,6 +76,7 @@ internal static class TrainCommand
                 LearningRate = parse.GetValue(learningRate),
                 LearningRateStepEpochs = parse.GetValue(lrStep),
                 LearningRateDecay = parse.GetValue(lrDecay),
+                Schedule = Enum.Parse<LearningRateSchedule>(parse.GetValue(lrSchedule)!, ignoreCase: true),
                 WeightDecay = parse.GetValue(weightDecay),
                 Miner = Enum.Parse<TripletMiningStrategy>(parse.GetValue(miner)!.Replace("-", "", StringComparison.Ordinal), ignoreCase: true),
                 Distance = Enum.Parse<TripletDistance>(parse.GetValue(distance)!, ignoreCase: true),

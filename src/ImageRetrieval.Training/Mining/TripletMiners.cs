@@ -76,65 +76,88 @@ public static class TripletMiners
     }
 }
 
-/// <summary>Per anchor, one positive and one negative drawn uniformly from the batch.</summary>
-public sealed class RandomTripletMiner(Generator? generator = null) : ITripletMiner
+/// <summary>
+/// The shared frame of every miner: argument checks, no gradient, a dispose scope, the detached
+/// distances and the label masks; subclasses only choose the triplets.
+/// </summary>
+public abstract class TripletMinerBase : ITripletMiner
 {
     /// <inheritdoc />
     public TripletIndices Mine(Tensor distances, Tensor labels)
     {
+        ArgumentNullException.ThrowIfNull(distances);
         ArgumentNullException.ThrowIfNull(labels);
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var (positive, negative) = TripletMiners.Masks(labels);
-        var valid = positive.any(1).logical_and(negative.any(1));
-        var anchors = valid.nonzero().flatten();
+        return TripletMiners.Outlive(Mine(distances.detach(), positive, negative));
+    }
+
+    /// <summary>Chooses triplets; runs under <c>no_grad</c> inside a dispose scope the result is moved out of.</summary>
+    /// <param name="distances">The detached <c>[B, B]</c> distances.</param>
+    /// <param name="positive">Same label, off the diagonal (<c>[B, B]</c> bool).</param>
+    /// <param name="negative">Different label (<c>[B, B]</c> bool).</param>
+    protected abstract TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative);
+
+    /// <summary>Anchors that have at least one positive and one negative in the batch.</summary>
+    protected static Tensor ValidAnchors(Tensor positive, Tensor negative) =>
+        positive.any(1).logical_and(negative.any(1)).nonzero().flatten();
+}
+
+/// <summary>Per anchor, one positive and one negative drawn uniformly from the batch.</summary>
+public sealed class RandomTripletMiner(Generator? generator = null) : TripletMinerBase
+{
+    /// <inheritdoc />
+    protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
+    {
+        var anchors = ValidAnchors(positive, negative);
         if (anchors.shape[0] == 0)
         {
-            return TripletMiners.Outlive(TripletMiners.Empty(labels.device));
+            return TripletMiners.Empty(distances.device);
         }
         var p = torch.multinomial(positive.index_select(0, anchors).to_type(ScalarType.Float32), 1, generator: generator).flatten();
         var n = torch.multinomial(negative.index_select(0, anchors).to_type(ScalarType.Float32), 1, generator: generator).flatten();
-        return TripletMiners.Outlive(new TripletIndices(anchors, p, n));
+        return new TripletIndices(anchors, p, n);
     }
 }
 
 /// <summary>Per anchor, the farthest positive and the closest negative.</summary>
-public sealed class BatchHardMiner : ITripletMiner
+public sealed class BatchHardMiner : TripletMinerBase
 {
     /// <inheritdoc />
-    public TripletIndices Mine(Tensor distances, Tensor labels)
+    protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
     {
-        ArgumentNullException.ThrowIfNull(distances);
-        ArgumentNullException.ThrowIfNull(labels);
-        using var _ = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        var d = distances.detach();
-        var (positive, negative) = TripletMiners.Masks(labels);
-        var valid = positive.any(1).logical_and(negative.any(1));
-        var anchors = valid.nonzero().flatten();
-        var hardestPositive = d.masked_fill(positive.logical_not(), float.NegativeInfinity).argmax(1);
-        var hardestNegative = d.masked_fill(negative.logical_not(), float.PositiveInfinity).argmin(1);
-        return TripletMiners.Outlive(new TripletIndices(anchors, hardestPositive.index_select(0, anchors), hardestNegative.index_select(0, anchors)));
+        var anchors = ValidAnchors(positive, negative);
+        var hardestPositive = distances.masked_fill(positive.logical_not(), float.NegativeInfinity).argmax(1);
+        var hardestNegative = distances.masked_fill(negative.logical_not(), float.PositiveInfinity).argmin(1);
+        return new TripletIndices(anchors, hardestPositive.index_select(0, anchors), hardestNegative.index_select(0, anchors));
     }
 }
 
-/// <summary>All valid triplets with <c>d(a,p) − d(a,n) + margin &gt; 0</c>.</summary>
-public sealed class BatchAllMiner(float margin) : ITripletMiner
+/// <summary>
+/// All valid triplets with <c>d(a,p) − d(a,n) + margin &gt; 0</c>. Works on a <c>[B, Pmax, B]</c> block
+/// (anchor, its j-th positive, negative) rather than <c>[B, B, B]</c>: with P×K batches that is K−1
+/// positives per anchor instead of B, about P times less memory traffic.
+/// </summary>
+public sealed class BatchAllMiner(float margin) : TripletMinerBase
 {
     /// <inheritdoc />
-    public TripletIndices Mine(Tensor distances, Tensor labels)
+    protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
     {
-        ArgumentNullException.ThrowIfNull(distances);
-        ArgumentNullException.ThrowIfNull(labels);
-        using var _ = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        var d = distances.detach();
-        var (positive, negative) = TripletMiners.Masks(labels);
-        // [B, B, B]: anchor a, positive p, negative n.
-        var valid = positive.unsqueeze(2).logical_and(negative.unsqueeze(1));
-        var violation = (d.unsqueeze(2) - d.unsqueeze(1) + margin).gt(0);
-        var triplets = valid.logical_and(violation).nonzero();
-        return TripletMiners.Outlive(new TripletIndices(triplets[.., 0].contiguous(), triplets[.., 1].contiguous(), triplets[.., 2].contiguous()));
+        long maxPositives = positive.sum(1).max().item<long>();
+        if (maxPositives == 0)
+        {
+            return TripletMiners.Empty(distances.device);
+        }
+        // Each anchor's positives first (mask value 1), padding after (value 0).
+        var (flags, positiveIndex) = positive.to_type(ScalarType.Float32).topk((int)maxPositives, dim: 1);   // [B, Pmax]
+        var dap = distances.gather(1, positiveIndex);                                                      // [B, Pmax]
+        var violation = (dap.unsqueeze(2) - distances.unsqueeze(1) + margin).gt(0);                        // [B, Pmax, B]
+        var valid = flags.gt(0).unsqueeze(2).logical_and(negative.unsqueeze(1)).logical_and(violation);
+        var triplets = valid.nonzero();                                                                    // [T, 3]: a, j, n
+        var a = triplets[.., 0].contiguous();
+        var p = positiveIndex.flatten().index_select(0, a * maxPositives + triplets[.., 1]);
+        return new TripletIndices(a, p, triplets[.., 2].contiguous());
     }
 }
 
@@ -142,22 +165,17 @@ public sealed class BatchAllMiner(float margin) : ITripletMiner
 /// Per anchor–positive pair, the closest negative with <c>d(a,n) &gt; d(a,p)</c>; if there is none, the
 /// farthest negative (TensorFlow Addons' <c>triplet_semihard_loss</c> rule).
 /// </summary>
-public sealed class SemiHardMiner : ITripletMiner
+public sealed class SemiHardMiner : TripletMinerBase
 {
     /// <inheritdoc />
-    public TripletIndices Mine(Tensor distances, Tensor labels)
+    protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
     {
-        ArgumentNullException.ThrowIfNull(distances);
-        ArgumentNullException.ThrowIfNull(labels);
-        using var _ = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        var d = distances.detach();
-        var (positive, negative) = TripletMiners.Masks(labels);
+        var d = distances;
         var hasNegative = negative.any(1);
         var pairs = positive.logical_and(hasNegative.unsqueeze(1)).nonzero();
         if (pairs.shape[0] == 0)
         {
-            return TripletMiners.Outlive(TripletMiners.Empty(labels.device));
+            return TripletMiners.Empty(d.device);
         }
         var a = pairs[.., 0].contiguous();
         var p = pairs[.., 1].contiguous();
@@ -168,6 +186,6 @@ public sealed class SemiHardMiner : ITripletMiner
         var closestOutside = rows.masked_fill(outside.logical_not(), float.PositiveInfinity).argmin(1);
         var farthest = rows.masked_fill(negativeRows.logical_not(), float.NegativeInfinity).argmax(1);
         var n = torch.where(outside.any(1), closestOutside, farthest);
-        return TripletMiners.Outlive(new TripletIndices(a, p, n));
+        return new TripletIndices(a, p, n);
     }
 }

@@ -3,6 +3,16 @@ using ImageRetrieval.Training.Networks;
 
 namespace ImageRetrieval.Training.Training;
 
+/// <summary>How the learning rate changes over a run.</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>Multiply by <see cref="TrainingOptions.LearningRateDecay"/> every <see cref="TrainingOptions.LearningRateStepEpochs"/> epochs.</summary>
+    Step,
+
+    /// <summary>Cosine annealing, updated every batch, to 1 % of the initial rate at the end of the run.</summary>
+    Cosine,
+}
+
 /// <summary>
 /// Everything that shapes a triplet-loss training run. Defaults: the classic recipe's optimiser schedule
 /// (Adam 1e-3, ×0.1 every 8 epochs, 20 epochs), P×K = 10×25, batch-all mining, margin 0.2 (see docs/training.md).
@@ -35,6 +45,14 @@ public sealed record TrainingOptions
 
     /// <summary>The step decay factor.</summary>
     public double LearningRateDecay { get; init; } = 0.1;
+
+    /// <summary>
+    /// How the learning rate moves during the run: <see cref="LearningRateSchedule.Step"/> (the two
+    /// settings above) or <see cref="LearningRateSchedule.Cosine"/> (per batch, from
+    /// <see cref="LearningRate"/> down to 1 % of it at the end of the run; with a
+    /// <see cref="TimeBudgetSeconds"/>, the end is whichever of the last epoch and the budget comes first).
+    /// </summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Step;
 
     /// <summary>Triplet choice within a batch.</summary>
     public TripletMiningStrategy Miner { get; init; } = TripletMiningStrategy.BatchAll;
@@ -102,6 +120,19 @@ public sealed record TrainingOptions
     /// <summary>The learning rate during 0-based epoch <paramref name="epoch"/> (step decay).</summary>
     public double LearningRateAt(int epoch) =>
         LearningRateStepEpochs == 0 ? LearningRate : LearningRate * Math.Pow(LearningRateDecay, epoch / LearningRateStepEpochs);
+
+    /// <summary>Smallest learning rate of the cosine schedule, as a fraction of <see cref="LearningRate"/>.</summary>
+    public const double CosineFloor = 0.01;
+
+    /// <summary>
+    /// The learning rate after a fraction <paramref name="progress"/> (0–1) of the run: the step schedule
+    /// at epoch <paramref name="epoch"/>, or the cosine curve at <paramref name="progress"/>.
+    /// </summary>
+    public double LearningRateAt(int epoch, double progress) => Schedule switch
+    {
+        LearningRateSchedule.Cosine => LearningRate * (CosineFloor + (1 - CosineFloor) * 0.5 * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1)))),
+        _ => LearningRateAt(epoch),
+    };
 
     private static void Require(bool condition, string message, string name)
     {

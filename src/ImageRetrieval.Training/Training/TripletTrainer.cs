@@ -105,7 +105,8 @@ public static class TripletTrainer
                 // Ctrl+C (cancellation) or the time budget closes the epoch after the current batch:
                 // it is checkpointed (and, for the budget, evaluated) like a full one.
                 EpochSummary summary = RunEpoch(network, optimizer, loss, sampler, train, labelsOnDevice, recipe, epoch, progress,
-                    () => BudgetSpent() || cancellationToken.IsCancellationRequested);
+                    () => BudgetSpent() || cancellationToken.IsCancellationRequested,
+                    () => recipe.TimeBudgetSeconds is { } seconds ? budget.Elapsed.TotalSeconds / seconds : 0);
                 bool interrupted = cancellationToken.IsCancellationRequested;
                 bool lastEpoch = epoch == recipe.Epochs - 1 || BudgetSpent();
                 bool evaluate = validation is not null && !interrupted &&
@@ -162,17 +163,22 @@ public static class TripletTrainer
         TrainingOptions recipe,
         int epoch,
         IProgress<TrainingProgress>? progress,
-        Func<bool> stop)
+        Func<bool> stop,
+        Func<double> budgetFraction)
     {
         // Every epoch is seeded on its own, so a resumed run draws the same batches as an uninterrupted one.
         int epochSeed = HashCode.Combine(recipe.Seed, epoch);
         torch.random.manual_seed(epochSeed);
         var random = new Random(epochSeed);
         double learningRate = recipe.LearningRateAt(epoch);
-        foreach (var group in optimizer.ParamGroups)
+        void SetLearningRate(double value)
         {
-            group.LearningRate = learningRate;
+            foreach (var group in optimizer.ParamGroups)
+            {
+                group.LearningRate = value;
+            }
         }
+        SetLearningRate(learningRate);
         ITripletMiner miner = TripletMiners.Create(recipe.Miner, recipe.Margin);
 
         network.train();
@@ -189,6 +195,13 @@ public static class TripletTrainer
             if (batches > 0 && stop())
             {
                 break;
+            }
+            if (recipe.Schedule != LearningRateSchedule.Step)
+            {
+                // Progress through the run: by batches over all epochs, or by the time budget if that ends sooner.
+                double progressByBatches = (epoch + (double)batches / sampler.BatchesPerEpoch) / recipe.Epochs;
+                learningRate = recipe.LearningRateAt(epoch, Math.Max(progressByBatches, budgetFraction()));
+                SetLearningRate(learningRate);
             }
             using var scope = torch.NewDisposeScope();
             var pixels = new float[indices.Length * size];
