@@ -11,7 +11,8 @@ internal static class SearchCommand
     public static Command Create()
     {
         var index = new Option<string>("--index") { Description = "Index directory (from 'imgret index').", Required = true };
-        var query = new Option<string>("--query") { Description = "Query image file.", Required = true };
+        var query = new Option<string>("--query") { Description = "Query image file, or a folder of query images (one sub-folder per class: reports P@1 and latency percentiles).", Required = true };
+        var limit = new Option<int>("--limit") { Description = "With a query folder: search at most N of its images (sorted by path).", DefaultValueFactory = _ => int.MaxValue };
         var k = new Option<int>("--k") { Description = "Number of results.", DefaultValueFactory = _ => 10 };
         var efSearch = new Option<int?>("--ef-search") { Description = $"HNSW beam width (default {ImageSearchIndexOptions.Defaults.EfSearch})." };
         var exact = new Option<bool>("--exact") { Description = "Exact brute-force search instead of HNSW." };
@@ -22,13 +23,17 @@ internal static class SearchCommand
 
         var command = new Command("search", "Find the indexed images most similar to a query image.")
         {
-            index, query, k, efSearch, exact, model, gallery, json, html,
+            index, query, k, efSearch, exact, model, gallery, json, html, limit,
         };
         command.SetAction(parse => CliOutput.Run(() =>
         {
             string indexDir = parse.GetValue(index)!;
             string queryPath = parse.GetValue(query)!;
             using ImageSearchIndex opened = Open(indexDir, parse.GetValue(model), parse.GetValue(gallery));
+            if (Directory.Exists(queryPath))
+            {
+                return SearchFolder(opened, queryPath, parse.GetValue(limit), parse.GetValue(k), parse.GetValue(efSearch), parse.GetValue(exact), parse.GetValue(json));
+            }
             var watch = Stopwatch.StartNew();
             var results = opened.Search(queryPath, parse.GetValue(k), parse.GetValue(efSearch), exact: parse.GetValue(exact));
             double ms = watch.Elapsed.TotalMilliseconds;
@@ -66,6 +71,39 @@ internal static class SearchCommand
             return 0;
         }));
         return command;
+    }
+
+    private static int SearchFolder(ImageSearchIndex index, string folder, int limit, int k, int? efSearch, bool exact, bool json)
+    {
+        QueryFolderResult r = QueryFolderRunner.Run(index, folder, limit, k, efSearch, exact);
+        if (json)
+        {
+            CliOutput.WriteJson(new
+            {
+                queries = r.Queries,
+                failed = r.Failures.Count,
+                k,
+                exact,
+                ef_search = efSearch ?? ImageSearchIndexOptions.Defaults.EfSearch,
+                gallery_count = index.Count,
+                p_at_1 = r.PrecisionAt1,
+                latency_ms = new { p50 = r.Percentile(0.50), p90 = r.Percentile(0.90), p99 = r.Percentile(0.99), max = r.Percentile(1.0), mean = r.LatenciesMs.Count == 0 ? double.NaN : r.LatenciesMs.Average() },
+                execution_provider = index.ExecutionProvider.ToString(),
+                failures = r.Failures.Select(f => new { path = f.Path, reason = f.Reason }),
+            });
+            return 0;
+        }
+        foreach (var failure in r.Failures.Take(20))
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]skipped[/] {failure.Path}: {failure.Reason}");
+        }
+        AnsiConsole.MarkupLineInterpolated($"{r.Queries} queries from {folder} against {index.Count} images ({(exact ? "exact" : "HNSW")}, {index.ExecutionProvider}), {r.Failures.Count} failed.");
+        AnsiConsole.MarkupLineInterpolated($"Latency per query from a file (decode + embed + search, after one warm-up): p50 {r.Percentile(0.50):F2} ms, p90 {r.Percentile(0.90):F2} ms, p99 {r.Percentile(0.99):F2} ms.");
+        if (r.PrecisionAt1 is { } p)
+        {
+            AnsiConsole.MarkupLineInterpolated($"P@1 over {r.LabelledQueries} labelled queries: [bold]{p:F4}[/]");
+        }
+        return 0;
     }
 
     internal static ImageSearchIndex Open(string indexDir, string? model, string? gallery)
