@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using ImageRetrieval.Training.Networks;
 
 namespace ImageRetrieval.Training.Training;
@@ -31,6 +32,7 @@ public sealed record FineTuningOptions
     public BatchNormMode BatchNormMode { get; init; } = BatchNormMode.Train;
 
     /// <summary>Whether any layer is frozen.</summary>
+    [JsonIgnore]
     public bool FreezesLayers => FreezeBackbone || UnfreezeStages is not null;
 
     /// <summary>Checks the values against the architecture they will be applied to.</summary>
