@@ -59,11 +59,13 @@ public static class ResNet18Weights
     /// version and every path looked at.
     /// </summary>
     /// <exception cref="FileNotFoundException">No candidate path holds <c>ResNet18.onnx</c>.</exception>
-    public static string RequirePackagedModel() =>
-        FindPackagedModel() ?? throw new FileNotFoundException(
-            $"The ImageNet ResNet-18 weights were not found: the NuGet package {PackageId} {PackageVersion} ships them as '{PathInPackage}'. " +
-            $"Looked at: {string.Join(", ", CandidatePaths(PathInPackage))}. Restore the solution (dotnet restore) or set NUGET_PACKAGES to the packages folder holding it.",
-            Path.GetFileName(PathInPackage));
+    public static string RequirePackagedModel() => RequirePackagedFile(PathInPackage);
+
+    internal static string RequirePackagedFile(string pathInPackage) =>
+        FindPackagedFile(pathInPackage) ?? throw new FileNotFoundException(
+            $"The ImageNet ResNet-18 weights were not found: the NuGet package {PackageId} {PackageVersion} ships them as '{pathInPackage}'. " +
+            $"Looked at: {string.Join(", ", CandidatePaths(pathInPackage))}. Restore the solution (dotnet restore) or set NUGET_PACKAGES to the packages folder holding it.",
+            Path.GetFileName(pathInPackage));
 
     /// <summary>
     /// A <c>resnet18</c> network that outputs the ImageNet backbone's 512 pooled features, L2-normalised,
