@@ -90,6 +90,10 @@ internal static class TrainCommand
             var resumed = resumePath is null ? null : CheckpointFile.ReadInfo(resumePath);
             int side = resumed?.Spec.Height ?? parse.GetValue(size) ?? (datasetName == "oxford102" ? 224 : 64);
             string augmentation = parse.GetValue(augment) is "auto" ? (datasetName == "oxford102" ? "photo" : "shift-flip") : parse.GetValue(augment)!;
+            if (augmentation == "photo" && datasetName == "fashion-mnist" && parse.GetValue(trainDir) is null)
+            {
+                throw new ArgumentException("--augment photo crops photographs stored larger than --size; use it with --dataset oxford102 or --dataset folder.");
+            }
             // A resumed run keeps its augmentation: the checkpoint's options win (see TripletTrainer).
             PhotoAugmentationOptions? photo = resumed is not null ? resumed.Options?.PhotoAugmentation
                 : augmentation == "photo" ? new PhotoAugmentationOptions { OutputSize = side } : null;
