@@ -27,7 +27,7 @@ internal interface IEmbeddingSource : IDisposable
     float[] Embed(LabeledImageSet set, IProgress<int>? progress);
 }
 
-/// <summary>Embeddings from a TorchSharp training checkpoint.</summary>
+/// <summary>Embeddings from a TorchSharp network: a training checkpoint, or the ImageNet ResNet-18 features with no training.</summary>
 internal sealed class CheckpointEmbeddingSource : IEmbeddingSource
 {
     private readonly EmbeddingNetwork _network;
@@ -38,6 +38,18 @@ internal sealed class CheckpointEmbeddingSource : IEmbeddingSource
         Metric = info.Metric;
         Description = $"{Path.GetFileName(path)} ({info.Spec.Architecture}, {info.Spec.EmbeddingDimension}-d, epoch {info.Epoch}, trained on {info.TrainingDataset})";
     }
+
+    private CheckpointEmbeddingSource(EmbeddingNetwork network, string metric, string description)
+    {
+        _network = network;
+        Metric = metric;
+        Description = description;
+    }
+
+    /// <summary>ML.NET's ImageNet ResNet-18 (the packaged ResNet18.onnx): its 512 pooled features, L2-normalised, at <paramref name="size"/> × <paramref name="size"/>.</summary>
+    public static CheckpointEmbeddingSource ImageNetFeatures(int size) =>
+        new(ResNet18Weights.CreateImageNetFeatureNetwork(size, size), "l2",
+            $"ImageNet ResNet-18 features ({ResNet18Weights.PackageId} {ResNet18Weights.PackageVersion}, 512-d pooled, no training, {size}x{size} RGB)");
 
     public string Description { get; }
 
@@ -50,6 +62,30 @@ internal sealed class CheckpointEmbeddingSource : IEmbeddingSource
     public float[] Embed(LabeledImageSet set, IProgress<int>? progress) => NetworkEmbedder.Embed(_network, set, 500, progress);
 
     public void Dispose() => _network.Dispose();
+}
+
+/// <summary>The raw-pixel baseline: each image's 0–255 pixels as one vector, compared by Euclidean distance.</summary>
+internal sealed class RawPixelSource(int channels, int size) : IEmbeddingSource
+{
+    public string Description => $"raw pixels ({channels}x{size}x{size}, Euclidean)";
+
+    public (int Channels, int Height, int Width) InputShape => (channels, size, size);
+
+    public int Dimension => channels * size * size;
+
+    public string Metric => "l2";
+
+    public float[] Embed(LabeledImageSet set, IProgress<int>? progress)
+    {
+        var vectors = new float[set.Pixels.Length];
+        System.Numerics.Tensors.TensorPrimitives.ConvertChecked(set.Pixels, vectors.AsSpan());
+        progress?.Report(set.Count);
+        return vectors;
+    }
+
+    public void Dispose()
+    {
+    }
 }
 
 /// <summary>Embeddings from an exported ONNX model, scored by ONNX Runtime in batches (what the search side runs).</summary>

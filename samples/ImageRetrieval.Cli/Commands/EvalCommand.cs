@@ -4,6 +4,7 @@ using System.Diagnostics;
 using ImageRetrieval.ML.Datasets;
 using ImageRetrieval.ML.Evaluation;
 using ImageRetrieval.ML.Imaging;
+using ImageRetrieval.Training.Networks;
 using Spectre.Console;
 
 namespace ImageRetrieval.Cli.Commands;
@@ -18,9 +19,20 @@ internal static class EvalCommand
         var efSearch = new Option<int>("--ef-search") { Description = "HNSW beam width for the HNSW section (raised to each query's R).", DefaultValueFactory = _ => 64 };
         var m = new Option<int>("--m") { Description = "HNSW links per node for the HNSW section.", DefaultValueFactory = _ => 16 };
         var noHnsw = new Option<bool>("--no-hnsw") { Description = "Exact search only." };
-        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist: test images as queries against the training images as gallery.", DefaultValueFactory = _ => "fashion-mnist" };
-        dataset.AcceptOnlyFromAmong("fashion-mnist");
-        var data = new Option<string?>("--data") { Description = $"Fashion-MNIST folder (default: ${FashionMnist.DataEnvironmentVariable}, then {FashionMnist.DebianDirectory})." };
+        var pretrainedFeatures = new Option<bool>("--pretrained-features") { Description = $"Evaluate ImageNet ResNet-18 features without any training (the 512 pooled features of {ResNet18Weights.PackageId} {ResNet18Weights.PackageVersion}, L2-normalised; RGB at --size)." };
+        var rawPixels = new Option<bool>("--raw-pixels") { Description = "Evaluate the raw-pixel baseline: 0–255 pixels at --channels x --size x --size, Euclidean distance." };
+        var size = new Option<int>("--size") { Description = "Input side for --pretrained-features and --raw-pixels.", DefaultValueFactory = _ => 64 };
+        var channels = new Option<int>("--channels") { Description = "Channels for --raw-pixels: 1 (grey) or 3 (RGB).", DefaultValueFactory = _ => 3 };
+        channels.AcceptOnlyFromAmong("1", "3");
+        var dataset = new Option<string>("--dataset")
+        {
+            Description = "fashion-mnist: the 10,000 test images as queries against the 60,000 training images as gallery. "
+                + "oxford102: the test split (tstid, 6,149 images) as queries against the train split (trnid, 1,020 images) as gallery, decoded at the model's input size. "
+                + "folder: --queries against --gallery (implied by --gallery).",
+            DefaultValueFactory = _ => "fashion-mnist",
+        };
+        dataset.AcceptOnlyFromAmong("fashion-mnist", "oxford102", "folder");
+        var data = new Option<string?>("--data") { Description = $"Fashion-MNIST folder (default: ${FashionMnist.DataEnvironmentVariable}, then {FashionMnist.DebianDirectory}), or with --dataset oxford102 the Oxford 102 Flowers folder (jpg/, imagelabels.mat, setid.mat; default: ${FashionMnist.DataEnvironmentVariable})." };
         var gallery = new Option<string?>("--gallery") { Description = "Gallery image folder (one sub-folder per class); replaces --dataset." };
         var queries = new Option<string?>("--queries") { Description = "Query image folder labelled like the gallery; with --gallery." };
         var resize = new Option<ImageResizeMode>("--resize") { Description = "How folder images are fitted to the model's input.", DefaultValueFactory = _ => ImageResizeMode.IsoCrop };
@@ -29,28 +41,32 @@ internal static class EvalCommand
         var threads = new Option<int>("--threads") { Description = "Threads for libtorch and the search (0: all cores).", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the result as one JSON line." };
 
-        var command = new Command("eval", "Measure retrieval quality of an embedding model (checkpoint or ONNX): P@1, Recall@1/5/10 and MAP@R by exact search, and with an HNSW index for ONNX models.")
+        var command = new Command("eval", "Measure retrieval quality of an embedding model (checkpoint, ONNX, ImageNet ResNet-18 features or raw pixels): P@1, Recall@1/5/10 and MAP@R by exact search, and with an HNSW index for ONNX models.")
         {
-            checkpoint, model, dataset, data, gallery, queries, resize, galleryLimit, queryLimit, threads, efSearch, m, noHnsw, json,
+            checkpoint, model, pretrainedFeatures, rawPixels, size, channels, dataset, data, gallery, queries, resize, galleryLimit, queryLimit, threads, efSearch, m, noHnsw, json,
         };
         command.SetAction(parse => CliOutput.Run(() =>
         {
             int threadCount = parse.GetValue(threads);
             string? checkpointPath = parse.GetValue(checkpoint);
             string? modelPath = parse.GetValue(model);
-            if ((checkpointPath is null) == (modelPath is null))
+            bool imageNet = parse.GetValue(pretrainedFeatures);
+            bool raw = parse.GetValue(rawPixels);
+            if ((checkpointPath is null ? 0 : 1) + (modelPath is null ? 0 : 1) + (imageNet ? 1 : 0) + (raw ? 1 : 0) != 1)
             {
-                throw new ArgumentException("Pass exactly one of --checkpoint (a training checkpoint) or --model (an ONNX model).");
+                throw new ArgumentException("Pass exactly one of --checkpoint (a training checkpoint), --model (an ONNX model), --pretrained-features (ImageNet ResNet-18, no training) or --raw-pixels.");
             }
-            if (threadCount > 0 && checkpointPath is not null)
+            if (threadCount > 0 && (checkpointPath is not null || imageNet))
             {
                 TorchSharp.torch.set_num_threads(threadCount);
             }
-            using IEmbeddingSource source = checkpointPath is not null
-                ? new CheckpointEmbeddingSource(checkpointPath)
-                : new OnnxEmbeddingSource(modelPath!, threadCount > 0 ? threadCount : 1);
+            using IEmbeddingSource source = checkpointPath is not null ? new CheckpointEmbeddingSource(checkpointPath)
+                : modelPath is not null ? new OnnxEmbeddingSource(modelPath, threadCount > 0 ? threadCount : 1)
+                : imageNet ? CheckpointEmbeddingSource.ImageNetFeatures(parse.GetValue(size))
+                : new RawPixelSource(parse.GetValue(channels), parse.GetValue(size));
             var (gallerySet, querySet, skipped) = LoadSets(
-                source, parse.GetValue(gallery), parse.GetValue(queries), parse.GetValue(data), parse.GetValue(resize));
+                source, parse.GetValue(dataset)!, parse.GetValue(gallery), parse.GetValue(queries), parse.GetValue(data), parse.GetValue(resize),
+                parse.GetValue(galleryLimit), parse.GetValue(queryLimit), threadCount);
             gallerySet = gallerySet.Take(parse.GetValue(galleryLimit));
             querySet = querySet.Take(parse.GetValue(queryLimit));
             bool quiet = parse.GetValue(json);
@@ -192,8 +208,17 @@ internal static class EvalCommand
     }
 
     private static (LabeledImageSet Gallery, LabeledImageSet Queries, int Skipped) LoadSets(
-        IEmbeddingSource source, string? galleryDir, string? queryDir, string? data, ImageResizeMode resize)
+        IEmbeddingSource source, string dataset, string? galleryDir, string? queryDir, string? data, ImageResizeMode resize,
+        int galleryLimit, int queryLimit, int threads)
     {
+        if (dataset == "oxford102" && galleryDir is null && queryDir is null)
+        {
+            return LoadOxford102(source, data, resize, galleryLimit, queryLimit, threads);
+        }
+        if (dataset == "folder" && (galleryDir is null || queryDir is null))
+        {
+            throw new ArgumentException("--dataset folder needs --gallery DIR and --queries DIR (one sub-folder per class each).");
+        }
         if (galleryDir is null && queryDir is null)
         {
             var (c, h, w) = source.InputShape;
@@ -210,15 +235,27 @@ internal static class EvalCommand
         var (channels, height, width) = source.InputShape;
         var options = new ImageDecodeOptions { Width = width, Height = height, Channels = channels, ResizeMode = resize };
         var (galleryResult, queryResult) = ImageFolderDataset.LoadSplits(galleryDir, queryDir, options);
-        var skipped = galleryResult.Skipped.Concat(queryResult!.Skipped).ToList();
-        foreach (var failure in skipped.Take(10))
+        var skipped = galleryResult.Skipped.Concat(queryResult!.Skipped).Select(f => f.Message).ToList();
+        CliOutput.ReportSkipped(skipped);
+        return (galleryResult.Images, queryResult.Images, skipped.Count);
+    }
+
+    // Oxford 102 Flowers' evaluation protocol: the test split (tstid) as queries against the train split (trnid)
+    // as gallery, every photo fitted to the model's square input.
+    private static (LabeledImageSet Gallery, LabeledImageSet Queries, int Skipped) LoadOxford102(
+        IEmbeddingSource source, string? data, ImageResizeMode resize, int galleryLimit, int queryLimit, int threads)
+    {
+        var (channels, height, width) = source.InputShape;
+        if (height != width)
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]skipped:[/] {failure.Message}");
+            throw new ArgumentException($"The model expects {height}x{width} images; Oxford 102 photos are fitted to a square. Use a model with a square input.");
         }
-        if (skipped.Count > 0)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]{skipped.Count} undecodable file(s) left out.[/]");
-        }
+        string directory = Oxford102Flowers.ResolveDirectory(data);
+        int decodeThreads = Math.Max(0, threads);
+        Oxford102Set galleryResult = Oxford102Flowers.Load(directory, Oxford102Split.Train, height, channels, resize, maxItems: galleryLimit, maxDegreeOfParallelism: decodeThreads);
+        Oxford102Set queryResult = Oxford102Flowers.Load(directory, Oxford102Split.Test, height, channels, resize, maxItems: queryLimit, maxDegreeOfParallelism: decodeThreads);
+        var skipped = galleryResult.Skipped.Concat(queryResult.Skipped).Select(s => $"{s.Path}: {s.Reason}").ToList();
+        CliOutput.ReportSkipped(skipped);
         return (galleryResult.Images, queryResult.Images, skipped.Count);
     }
 }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using ImageRetrieval.ML.Datasets;
 using ImageRetrieval.ML.Imaging;
+using ImageRetrieval.Training.Augmentation;
+using ImageRetrieval.Training.Checkpoints;
 using ImageRetrieval.Training.Mining;
 using ImageRetrieval.Training.Networks;
 using ImageRetrieval.Training.Training;
@@ -14,12 +16,16 @@ internal static class TrainCommand
     public static Command Create()
     {
         var defaults = new TrainingOptions();
-        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist, or folder (then --train-dir is required).", DefaultValueFactory = _ => "fashion-mnist" };
-        dataset.AcceptOnlyFromAmong("fashion-mnist", "folder");
-        var data = new Option<string?>("--data") { Description = $"Fashion-MNIST folder (default: ${FashionMnist.DataEnvironmentVariable}, then {FashionMnist.DebianDirectory})." };
+        var dataset = new Option<string>("--dataset")
+        {
+            Description = "fashion-mnist; folder (then --train-dir is required); or oxford102 (Oxford 102 Flowers in --data: trains on the train split trnid, validates with the validation split valid as queries against the train split as gallery).",
+            DefaultValueFactory = _ => "fashion-mnist",
+        };
+        dataset.AcceptOnlyFromAmong("fashion-mnist", "folder", "oxford102");
+        var data = new Option<string?>("--data") { Description = $"Fashion-MNIST folder (default: ${FashionMnist.DataEnvironmentVariable}, then {FashionMnist.DebianDirectory}), or with --dataset oxford102 the Oxford 102 Flowers folder (jpg/, imagelabels.mat, setid.mat; default: ${FashionMnist.DataEnvironmentVariable})." };
         var trainDir = new Option<string?>("--train-dir", "--train") { Description = "Training images, one sub-folder per class." };
         var testDir = new Option<string?>("--test-dir", "--test") { Description = "Validation images labelled like --train-dir (optional)." };
-        var size = new Option<int>("--size") { Description = "Side in pixels folder images are resized to.", DefaultValueFactory = _ => 64 };
+        var size = new Option<int?>("--size") { Description = "Network input side in pixels for folder and oxford102 images (default: 64 for folder, 224 for oxford102)." };
         var channels = new Option<int>("--channels") { Description = "1 (grey) or 3 (RGB) for folder images.", DefaultValueFactory = _ => 3 };
         channels.AcceptOnlyFromAmong("1", "3");
         var limit = new Option<int>("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
@@ -55,19 +61,49 @@ internal static class TrainCommand
         var output = new Option<string?>("--out") { Description = "Also export the trained network to this ONNX file (verified against ONNX Runtime)." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run stored in this checkpoint." };
         var json = new Option<bool>("--json") { Description = "Print the final summary as one JSON line." };
+        var augment = new Option<string>("--augment")
+        {
+            Description = "photo: random resized crop + flip + colour jitter (training images stored at size x 256/224); shift-flip: --shift and flips; none; auto: photo for oxford102, shift-flip otherwise.",
+            DefaultValueFactory = _ => "auto",
+        };
+        augment.AcceptOnlyFromAmong("auto", "photo", "shift-flip", "none");
+        var pretrained = new Option<bool>("--pretrained") { Description = $"Start --arch resnet18 from ImageNet weights ({ResNet18Weights.PackageId} {ResNet18Weights.PackageVersion}, found in the NuGet cache); the input is then normalised with ImageNet's channel means." };
+        var freezeBackbone = new Option<bool>("--freeze-backbone") { Description = "Train only the embedding head." };
+        var unfreezeStages = new Option<int?>("--unfreeze-stages") { Description = "resnet18: train the head and the last N residual stages (0-4), freeze the rest." };
+        var bnMode = new Option<string>("--bn-mode")
+        {
+            Description = "Batch norm while training: train (batch statistics, running statistics updated) or eval (stored statistics kept); auto: eval when layers are frozen, else train.",
+            DefaultValueFactory = _ => "auto",
+        };
+        bnMode.AcceptOnlyFromAmong("auto", "train", "eval");
 
         var command = new Command("train", "Train a siamese embedding network with triplet loss (TorchSharp, CPU).")
         {
             dataset, data, trainDir, testDir, size, channels, limit, validationLimit,
             architecture, dimension, epochs, classesPerBatch, samplesPerClass, learningRate, lrStep, lrDecay, lrSchedule, weightDecay,
             miner, distance, margin, softMargin, noFlip, shift, seed, threads, evalEvery, checkpoint, checkpointDir, resume,
-            batch, timeBudget, output, json,
+            batch, timeBudget, output, json, augment, pretrained, freezeBackbone, unfreezeStages, bnMode,
         };
         command.SetAction((parse, cancellationToken) => Task.FromResult(CliOutput.Run(() =>
         {
+            string datasetName = parse.GetValue(dataset)!;
+            string arch = parse.GetValue(architecture)!;
+            string? resumePath = parse.GetValue(resume);
+            var resumed = resumePath is null ? null : CheckpointFile.ReadInfo(resumePath);
+            int side = resumed?.Spec.Height ?? parse.GetValue(size) ?? (datasetName == "oxford102" ? 224 : 64);
+            string augmentation = parse.GetValue(augment) is "auto" ? (datasetName == "oxford102" ? "photo" : "shift-flip") : parse.GetValue(augment)!;
+            if (augmentation == "photo" && datasetName == "fashion-mnist" && parse.GetValue(trainDir) is null)
+            {
+                throw new ArgumentException("--augment photo crops photographs stored larger than --size; use it with --dataset oxford102 or --dataset folder.");
+            }
+            // A resumed run keeps its augmentation: the checkpoint's options win (see TripletTrainer).
+            PhotoAugmentationOptions? photo = resumed is not null ? resumed.Options?.PhotoAugmentation
+                : augmentation == "photo" ? new PhotoAugmentationOptions { OutputSize = side } : null;
+            FineTuningOptions? fineTuning = resumed is not null ? resumed.Options?.FineTuning
+                : FineTuning(arch, datasetName, parse.GetValue(pretrained), parse.GetValue(freezeBackbone), parse.GetValue(unfreezeStages), parse.GetValue(bnMode)!);
             var options = new TrainingOptions
             {
-                Architecture = parse.GetValue(architecture)!,
+                Architecture = resumed?.Spec.Architecture ?? arch,
                 EmbeddingDimension = parse.GetValue(dimension),
                 TimeBudgetSeconds = parse.GetValue(timeBudget),
                 Epochs = parse.GetValue(epochs),
@@ -82,43 +118,57 @@ internal static class TrainCommand
                 Distance = Enum.Parse<TripletDistance>(parse.GetValue(distance)!, ignoreCase: true),
                 Margin = parse.GetValue(margin),
                 SoftMargin = parse.GetValue(softMargin),
-                Augmentation = new AugmentationOptions { HorizontalFlip = !parse.GetValue(noFlip), MaxShift = parse.GetValue(shift) },
+                Augmentation = augmentation == "none" ? AugmentationOptions.None : new AugmentationOptions { HorizontalFlip = !parse.GetValue(noFlip), MaxShift = parse.GetValue(shift) },
+                PhotoAugmentation = photo,
+                FineTuning = fineTuning,
                 Seed = parse.GetValue(seed),
                 Threads = parse.GetValue(threads),
                 EvaluateEvery = parse.GetValue(evalEvery),
                 CheckpointPath = parse.GetValue(checkpoint)
                     ?? (parse.GetValue(checkpointDir) is { } dir ? Path.Combine(dir, "checkpoint.ckpt") : Path.Combine("models", "checkpoint.ckpt")),
-                ResumeFrom = parse.GetValue(resume),
+                ResumeFrom = resumePath,
             };
             options.Validate();
             bool quiet = parse.GetValue(json);
 
             LabeledImageSet train;
             LabeledImageSet? validation;
+            int skipped = 0;
             string? trainFolder = parse.GetValue(trainDir);
-            if (parse.GetValue(dataset) == "folder" && trainFolder is null)
+            // Photo augmentation crops from images stored larger than the network input; validation images are stored at the input size.
+            int trainSide = photo?.StorageSize() ?? side;
+            if (datasetName == "folder" && trainFolder is null)
             {
                 throw new ArgumentException("--dataset folder needs --train-dir DIR (one sub-folder per class) and optionally --test-dir DIR.");
             }
-            if (trainFolder is null)
+            if (datasetName == "oxford102")
+            {
+                string directory = Oxford102Flowers.ResolveDirectory(parse.GetValue(data));
+                int decodeThreads = Math.Max(0, parse.GetValue(threads));
+                var trainResult = Oxford102Flowers.Load(directory, Oxford102Split.Train, trainSide, 3, maxItems: parse.GetValue(limit), maxDegreeOfParallelism: decodeThreads);
+                var validationResult = Oxford102Flowers.Load(directory, Oxford102Split.Validation, side, 3, maxItems: parse.GetValue(validationLimit), maxDegreeOfParallelism: decodeThreads);
+                var messages = trainResult.Skipped.Concat(validationResult.Skipped).Select(f => $"{f.Path}: {f.Reason}").ToList();
+                CliOutput.ReportSkipped(messages);
+                skipped = messages.Count;
+                train = trainResult.Images;
+                validation = validationResult.Images;
+            }
+            else if (trainFolder is null)
             {
                 train = FashionMnist.Load(FashionMnist.Split.Train, parse.GetValue(data), parse.GetValue(limit));
                 validation = FashionMnist.Load(FashionMnist.Split.Test, parse.GetValue(data), parse.GetValue(validationLimit));
             }
             else
             {
-                int side = parse.GetValue(size);
-                var decode = new ImageDecodeOptions { Width = side, Height = side, Channels = parse.GetValue(channels) };
-                var (trainResult, testResult) = ImageFolderDataset.LoadSplits(trainFolder, parse.GetValue(testDir), decode, cancellationToken: cancellationToken);
-                foreach (var failure in trainResult.Skipped.Concat(testResult?.Skipped ?? []))
-                {
-                    AnsiConsole.MarkupLineInterpolated($"[yellow]skipped:[/] {failure.Message}");
-                }
-                int skipped = trainResult.Skipped.Count + (testResult?.Skipped.Count ?? 0);
-                if (skipped > 0)
-                {
-                    AnsiConsole.MarkupLineInterpolated($"[yellow]{skipped} undecodable file(s) left out.[/]");
-                }
+                int folderChannels = resumed?.Spec.Channels ?? parse.GetValue(channels);
+                var decode = new ImageDecodeOptions { Width = side, Height = side, Channels = folderChannels };
+                var trainDecode = decode with { Width = trainSide, Height = trainSide };
+                var trainResult = ImageFolderDataset.Load(trainFolder, trainDecode, cancellationToken: cancellationToken);
+                string? testFolder = parse.GetValue(testDir);
+                var testResult = testFolder is null ? null : ImageFolderDataset.Load(testFolder, decode, trainResult.Images.ClassNames, cancellationToken: cancellationToken);
+                var messages = trainResult.Skipped.Concat(testResult?.Skipped ?? []).Select(f => f.Message).ToList();
+                CliOutput.ReportSkipped(messages);
+                skipped = messages.Count;
                 train = trainResult.Images.Take(parse.GetValue(limit));
                 validation = testResult?.Images.Take(parse.GetValue(validationLimit));
             }
@@ -160,7 +210,12 @@ internal static class TrainCommand
                     model = onnxPath,
                     onnx_max_abs_diff = parity,
                     dataset = train.Name,
+                    skipped_files = skipped,
                     architecture = network.Spec.Architecture,
+                    pretrained = options.FineTuning?.PretrainedWeights is not null,
+                    augmentation = options.PhotoAugmentation is null ? (options.Augmentation.Enabled ? "shift-flip" : "none") : "photo",
+                    input_size = network.Spec.Height,
+                    trainable_parameters = network.parameters().Where(p => p.requires_grad).Sum(p => p.numel()),
                     embedding_dimension = network.Spec.EmbeddingDimension,
                     miner = options.Miner.ToString(),
                     epochs = result.Info.Epoch,
@@ -193,6 +248,15 @@ internal static class TrainCommand
     private static TrainingResult TrainWithProgress(LabeledImageSet train, LabeledImageSet? validation, TrainingOptions options, CancellationToken cancellationToken)
     {
         AnsiConsole.MarkupLineInterpolated($"Training [bold]{options.Architecture}[/] ({options.EmbeddingDimension}-d) on {train.Name} ({train.Count} images), validating on {validation?.Name ?? "nothing"}.");
+        if (options.FineTuning is { } f)
+        {
+            string layers = f.UnfreezeStages is { } n ? $"head + last {n} stage(s)" : f.FreezeBackbone ? "head only" : "all layers";
+            AnsiConsole.MarkupLineInterpolated($"Initial weights: {(f.PretrainedWeights is null ? "random" : "ImageNet (" + f.PretrainedWeights + ")")}; training {layers}; batch norm in {f.BatchNormMode.ToString().ToLowerInvariant()} mode.");
+        }
+        if (options.PhotoAugmentation is { } p)
+        {
+            AnsiConsole.MarkupLineInterpolated($"Photo augmentation: random resized crops of {train.Height}x{train.Width} images to {p.OutputSize}x{p.OutputSize}, flips, colour jitter.");
+        }
         var table = new Table().AddColumns("epoch", "loss", "triplets/batch", "active", "lr", "img/s", "P@1", "R@10", "MAP@R");
         TrainingResult? result = null;
         AnsiConsole.Progress()
@@ -224,6 +288,42 @@ internal static class TrainCommand
             });
         AnsiConsole.Write(table);
         return result!;
+    }
+
+    // Transfer settings from the flags; null when none is used (a plain from-scratch run).
+    private static FineTuningOptions? FineTuning(string architecture, string dataset, bool pretrained, bool freeze, int? unfreezeStages, string bnMode)
+    {
+        if (pretrained && architecture != NetworkFactory.ResNet18)
+        {
+            throw new ArgumentException(
+                $"--pretrained loads ImageNet ResNet-18 weights and needs --arch {NetworkFactory.ResNet18}; got --arch {architecture}.");
+        }
+        if (unfreezeStages is not null && architecture != NetworkFactory.ResNet18)
+        {
+            throw new ArgumentException($"--unfreeze-stages applies to --arch {NetworkFactory.ResNet18}; got --arch {architecture} (use --freeze-backbone).");
+        }
+        if (architecture == NetworkFactory.ResNet18 && dataset == "fashion-mnist")
+        {
+            throw new ArgumentException(
+                "resnet18 takes RGB images of at least 32x32; Fashion-MNIST is grey 28x28. Export it with 'imgret export-images' and train with --dataset folder --train-dir DIR --channels 3 --size 64.");
+        }
+        if (!pretrained && !freeze && unfreezeStages is null && bnMode == "auto")
+        {
+            return null;
+        }
+        bool frozen = freeze || unfreezeStages is not null;
+        return new FineTuningOptions
+        {
+            PretrainedWeights = pretrained ? ResNet18Weights.RequirePackagedModel() : null,
+            FreezeBackbone = freeze,
+            UnfreezeStages = unfreezeStages,
+            BatchNormMode = bnMode switch
+            {
+                "train" => BatchNormMode.Train,
+                "eval" => BatchNormMode.Eval,
+                _ => frozen ? BatchNormMode.Eval : BatchNormMode.Train,
+            },
+        };
     }
 
     private static string Kebab<T>(T value) where T : struct, Enum =>

@@ -37,6 +37,12 @@ public sealed record PhotoAugmentationOptions
     /// <summary>Evaluation resizes the shorter side to <c>OutputSize × EvalResizeRatio</c> and crops the centre (default 256/224, as torchvision).</summary>
     public double EvalResizeRatio { get; init; } = 256.0 / 224.0;
 
+    /// <summary>
+    /// The side to store training images at so random crops keep detail: <c>OutputSize × EvalResizeRatio</c>
+    /// (256 for 224, 73 for 64), the size torchvision's evaluation resizes to before its centre crop.
+    /// </summary>
+    public int StorageSize() => Math.Max(OutputSize, (int)Math.Round(OutputSize * EvalResizeRatio));
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()

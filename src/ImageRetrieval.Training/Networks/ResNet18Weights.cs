@@ -54,7 +54,64 @@ public static class ResNet18Weights
     /// </summary>
     public static string? FindPackagedModel() => FindPackagedFile(PathInPackage);
 
-    internal static string? FindPackagedFile(string pathInPackage)
+    /// <summary>
+    /// Like <see cref="FindPackagedModel"/>, but a missing model is an error that names the package, its
+    /// version and every path looked at.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No candidate path holds <c>ResNet18.onnx</c>.</exception>
+    public static string RequirePackagedModel() => RequirePackagedFile(PathInPackage);
+
+    internal static string RequirePackagedFile(string pathInPackage) =>
+        FindPackagedFile(pathInPackage) ?? throw new FileNotFoundException(
+            $"The ImageNet ResNet-18 weights were not found: the NuGet package {PackageId} {PackageVersion} ships them as '{pathInPackage}'. " +
+            $"Looked at: {string.Join(", ", CandidatePaths(pathInPackage))}. Restore the solution (dotnet restore) or set NUGET_PACKAGES to the packages folder holding it.",
+            Path.GetFileName(pathInPackage));
+
+    /// <summary>
+    /// A <c>resnet18</c> network that outputs the ImageNet backbone's 512 pooled features, L2-normalised,
+    /// with no training: the ImageNet weights are imported and the embedding head is the 512 × 512 identity
+    /// (zero bias). It is an ordinary <see cref="EmbeddingNetwork"/>, so it evaluates, checkpoints and
+    /// exports to ONNX like a trained one.
+    /// </summary>
+    /// <param name="height">Input height (at least 32).</param>
+    /// <param name="width">Input width (at least 32).</param>
+    /// <param name="resnet18OnnxPath">The package's <c>ResNet18.onnx</c>; <see langword="null"/>: <see cref="RequirePackagedModel"/>.</param>
+    /// <exception cref="ArgumentException">The size is too small.</exception>
+    /// <exception cref="FileNotFoundException">The weights file is missing.</exception>
+    /// <exception cref="InvalidDataException">The file is not the expected ResNet-18 graph.</exception>
+    public static EmbeddingNetwork CreateImageNetFeatureNetwork(int height, int width, string? resnet18OnnxPath = null)
+    {
+        string path = resnet18OnnxPath ?? RequirePackagedModel();
+        var network = NetworkFactory.Create(CreateSpec(height, width, ResNet18.FeatureWidth));
+        try
+        {
+            ImportImageNet(network, path);
+            SetIdentityHead(network);
+            network.eval();
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    // The head of a 512-d resnet18 becomes the identity, so the embedding is the pooled backbone features.
+    private static void SetIdentityHead(EmbeddingNetwork network)
+    {
+        var head = network.Features.named_children().Single(c => c.name == ResNet18.HeadName).module as Linear
+            ?? throw new InvalidOperationException($"The network's '{ResNet18.HeadName}' layer is not Linear.");
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        head.weight!.copy_(torch.eye(ResNet18.FeatureWidth));
+        head.bias!.zero_();
+    }
+
+    internal static string? FindPackagedFile(string pathInPackage) =>
+        CandidatePaths(pathInPackage).FirstOrDefault(File.Exists);
+
+    private static IEnumerable<string> CandidatePaths(string pathInPackage)
     {
         var candidates = new List<string>
         {
@@ -70,7 +127,7 @@ public static class ResNet18Weights
         {
             candidates.Add(Path.Combine(home, ".nuget", "packages", PackageId.ToLowerInvariant(), PackageVersion, pathInPackage));
         }
-        return candidates.Select(Path.GetFullPath).FirstOrDefault(File.Exists);
+        return candidates.Select(Path.GetFullPath);
     }
 
     /// <summary>

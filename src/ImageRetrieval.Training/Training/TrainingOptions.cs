@@ -1,3 +1,4 @@
+using ImageRetrieval.Training.Augmentation;
 using ImageRetrieval.Training.Mining;
 using ImageRetrieval.Training.Networks;
 
@@ -93,6 +94,16 @@ public sealed record TrainingOptions
     /// <summary>Continue the run stored in this checkpoint (its spec and epoch count win over the options above).</summary>
     public string? ResumeFrom { get; init; }
 
+    /// <summary>
+    /// Photo augmentation (random resized crop, flip, colour jitter) instead of <see cref="Augmentation"/>.
+    /// The network's input side is then <see cref="PhotoAugmentationOptions.OutputSize"/> and the training
+    /// images may be stored larger (<see cref="PhotoAugmentationOptions.StorageSize()"/>). Null: shift/flip.
+    /// </summary>
+    public PhotoAugmentationOptions? PhotoAugmentation { get; init; }
+
+    /// <summary>Pretrained weights, frozen layers and batch-norm mode. Null: every layer trains from random weights.</summary>
+    public FineTuningOptions? FineTuning { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
@@ -115,6 +126,8 @@ public sealed record TrainingOptions
         Require(EvaluateEvery >= 0, $"EvaluateEvery must be non-negative, got {EvaluateEvery}.", nameof(EvaluateEvery));
         Require(TimeBudgetSeconds is null or > 0, $"The time budget must be positive, got {TimeBudgetSeconds}.", nameof(TimeBudgetSeconds));
         Require(EvaluationBatchSize >= 1, $"Evaluation batch size must be positive, got {EvaluationBatchSize}.", nameof(EvaluationBatchSize));
+        PhotoAugmentation?.Validate();
+        FineTuning?.Validate(Architecture);
     }
 
     /// <summary>The learning rate during 0-based epoch <paramref name="epoch"/> (step decay).</summary>

@@ -67,19 +67,18 @@ public static class TripletTrainer
         else
         {
             torch.random.manual_seed(options.Seed);
-            var (mean, std) = ChannelStatistics(train);
-            var spec = new NetworkSpec(options.Architecture, train.Channels, train.Height, train.Width, options.EmbeddingDimension, mean, std);
-            network = NetworkFactory.Create(spec);
+            network = TrainingInputs.CreateNetwork(train, options);
             info = new CheckpointInfo
             {
-                Spec = spec,
+                Spec = network.Spec,
                 TrainingDataset = train.Name,
                 Metric = PairwiseDistances.MetricName(options.Distance),
                 ClassNames = train.ClassNames,
                 Options = options,
             };
         }
-        NetworkEmbedder.RequireShape(train, network.Spec);
+        recipe.FineTuning?.ApplyTo(network);
+        TrainingInputs.RequireTrainingShape(train, network.Spec, recipe);
         if (validation is not null)
         {
             NetworkEmbedder.RequireShape(validation, network.Spec);
@@ -88,7 +87,7 @@ public static class TripletTrainer
         try
         {
             var sampler = new PKBatchSampler(train.Labels, Math.Min(recipe.ClassesPerBatch, train.CountPerClass().Count(c => c > 0)), recipe.SamplesPerClass);
-            var optimizer = torch.optim.Adam(network.parameters(), lr: recipe.LearningRate, weight_decay: recipe.WeightDecay);
+            var optimizer = torch.optim.Adam(network.parameters().Where(p => p.requires_grad), lr: recipe.LearningRate, weight_decay: recipe.WeightDecay);
             if (recipe.ResumeFrom is not null)
             {
                 CheckpointFile.TryLoadOptimizer(recipe.ResumeFrom, optimizer);
@@ -96,6 +95,7 @@ public static class TripletTrainer
             var loss = new TripletMarginLoss(recipe.Margin, recipe.SoftMargin);
             var history = new List<EpochSummary>(info.History);
             using var labelsOnDevice = torch.tensor(train.Labels.ToArray().Select(l => (long)l).ToArray());
+            LabeledImageSet? gallery = validation is null ? null : TrainingInputs.EvaluationGallery(train, network.Spec);
 
             var budget = Stopwatch.StartNew();
             bool BudgetSpent() => recipe.TimeBudgetSeconds is { } seconds && budget.Elapsed.TotalSeconds >= seconds;
@@ -114,7 +114,7 @@ public static class TripletTrainer
                 if (evaluate)
                 {
                     progress?.Report(new TrainingProgress(TrainingPhase.Evaluating, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss));
-                    summary = summary with { Validation = Evaluate(network, validation!, train, recipe, cancellationToken) };
+                    summary = summary with { Validation = Evaluate(network, validation!, gallery!, recipe, cancellationToken) };
                 }
                 history.Add(summary);
                 info = info with { Epoch = epoch + 1, History = history.ToArray(), Options = recipe with { ResumeFrom = null } };
@@ -189,7 +189,6 @@ public static class TripletTrainer
         double tripletSum = 0;
         int batches = 0;
         int images = 0;
-        int size = train.ImageSize;
         foreach (int[] indices in sampler.Epoch(epochSeed))
         {
             if (batches > 0 && stop())
@@ -204,9 +203,7 @@ public static class TripletTrainer
                 SetLearningRate(learningRate);
             }
             using var scope = torch.NewDisposeScope();
-            var pixels = new float[indices.Length * size];
-            BatchBuilder.Fill(train, indices, pixels, recipe.Augmentation, random);
-            var input = torch.tensor(pixels, [indices.Length, train.Channels, train.Height, train.Width]);
+            var input = TrainingInputs.Batch(train, indices, recipe, random);
             var labels = allLabels.index_select(0, torch.tensor(indices.Select(i => (long)i).ToArray()));
 
             var embeddings = network.forward(input);
