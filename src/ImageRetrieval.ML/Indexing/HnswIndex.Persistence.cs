@@ -197,34 +197,12 @@ public sealed unsafe partial class HnswIndex
                 int n = Math.Min(chunkSize, h.Slots - (c * chunkSize));
                 Read(stream, hash, MemoryMarshal.AsBytes(chunks[c].Flags.AsSpan(0, n)));
             }
-            long upperSeen = 0;
-            for (int id = 0; id < h.Slots; id++)
+            LoadUpperLinks(index, chunks, h, ints =>
             {
-                Chunk c = chunks[id >> index._chunkShift];
-                int local = id & index._chunkMask;
-                int levels = c.Levels[local];
-                if (levels == 0)
-                {
-                    continue;
-                }
-                if ((uint)levels > MaxLevelCap)
-                {
-                    throw Invalid($"node {id} declares level {levels}, more than {MaxLevelCap}.");
-                }
-                long ints = (long)levels * index._strideUpper;
-                upperSeen += ints;
-                if (upperSeen > h.UpperInts)
-                {
-                    throw Invalid($"node levels need more upper-layer links than the header's {h.UpperInts}.");
-                }
                 var upper = new int[ints];
                 Read(stream, hash, MemoryMarshal.AsBytes(upper.AsSpan()));
-                c.Upper[local] = upper;
-            }
-            if (upperSeen != h.UpperInts)
-            {
-                throw Invalid($"node levels account for {upperSeen} upper-layer link ints, the header declares {h.UpperInts}.");
-            }
+                return upper;
+            });
             Span<byte> trailer = stackalloc byte[8];
             stream.ReadExactly(trailer);
             ulong expected = BinaryPrimitives.ReadUInt64LittleEndian(trailer);
@@ -304,31 +282,13 @@ public sealed unsafe partial class HnswIndex
             }
             index._chunks = chunks;
             long upperOffset = 0;
-            for (int id = 0; id < h.Slots; id++)
+            byte* upperBase = p + upperAt;
+            LoadUpperLinks(index, chunks, h, ints =>
             {
-                Chunk c = chunks[id >> index._chunkShift];
-                int local = id & index._chunkMask;
-                int levels = c.Levels[local];
-                if (levels == 0)
-                {
-                    continue;
-                }
-                if ((uint)levels > MaxLevelCap)
-                {
-                    throw Invalid($"node {id} declares level {levels}, more than {MaxLevelCap}.");
-                }
-                int ints = levels * index._strideUpper;
-                if (upperOffset + ints > h.UpperInts)
-                {
-                    throw Invalid($"node levels need more upper-layer links than the header's {h.UpperInts}.");
-                }
-                c.Upper[local] = new ReadOnlySpan<int>(p + upperAt + (upperOffset * sizeof(int)), ints).ToArray();
+                int[] upper = new ReadOnlySpan<int>(upperBase + (upperOffset * sizeof(int)), ints).ToArray();
                 upperOffset += ints;
-            }
-            if (upperOffset != h.UpperInts)
-            {
-                throw Invalid($"node levels account for {upperOffset} upper-layer link ints, the header declares {h.UpperInts}.");
-            }
+                return upper;
+            });
             index.ValidateAndAdopt(h);
             return index;
         }
@@ -560,6 +520,41 @@ public sealed unsafe partial class HnswIndex
     {
         stream.ReadExactly(bytes);
         hash.Append(bytes);
+    }
+
+    /// <summary>
+    /// Gives every node its upper-layer link list, in id order, after checking its level count and that the
+    /// lists add up to the header's total; <paramref name="read"/> returns the next list of the given length
+    /// (from a stream or from mapped memory).
+    /// </summary>
+    private static void LoadUpperLinks(HnswIndex index, Chunk[] chunks, Header h, Func<int, int[]> read)
+    {
+        long total = 0;
+        for (int id = 0; id < h.Slots; id++)
+        {
+            Chunk c = chunks[id >> index._chunkShift];
+            int local = id & index._chunkMask;
+            int levels = c.Levels[local];
+            if (levels == 0)
+            {
+                continue;
+            }
+            if ((uint)levels > MaxLevelCap)
+            {
+                throw Invalid($"node {id} declares level {levels}, more than {MaxLevelCap}.");
+            }
+            int ints = levels * index._strideUpper;
+            total += ints;
+            if (total > h.UpperInts)
+            {
+                throw Invalid($"node levels need more upper-layer links than the header's {h.UpperInts}.");
+            }
+            c.Upper[local] = read(ints);
+        }
+        if (total != h.UpperInts)
+        {
+            throw Invalid($"node levels account for {total} upper-layer link ints, the header declares {h.UpperInts}.");
+        }
     }
 
     private static InvalidDataException Invalid(string reason) => new("Invalid HNSW index: " + reason);
