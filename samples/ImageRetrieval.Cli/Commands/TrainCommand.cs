@@ -57,7 +57,7 @@ internal static class TrainCommand
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint written after every epoch (default: checkpoint.ckpt in --checkpoint-dir, else models/checkpoint.ckpt)." };
         var checkpointDir = new Option<string?>("--checkpoint-dir") { Description = "Folder for the checkpoint (checkpoint.ckpt)." };
         var batch = new Option<int?>("--batch") { Description = "Images per batch, B = P × K (sets K = B / P)." };
-        var timeBudget = new Option<double?>("--time-budget") { Description = "Stop after this many seconds of training (the epoch in progress is closed, evaluated and checkpointed)." };
+        var timeBudget = new Option<double?>("--time-budget") { Description = "Stop after this many seconds of training, evaluation and checkpoints not counted (the epoch in progress is closed, evaluated and checkpointed)." };
         var output = new Option<string?>("--out") { Description = "Also export the trained network to this ONNX file (verified against ONNX Runtime)." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run stored in this checkpoint." };
         var json = new Option<bool>("--json") { Description = "Print the final summary as one JSON line." };

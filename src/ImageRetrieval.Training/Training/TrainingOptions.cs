@@ -86,8 +86,9 @@ public sealed record TrainingOptions
     public string? CheckpointPath { get; init; }
 
     /// <summary>
-    /// Stop training after this many seconds of wall time (checked after every batch); the epoch in
-    /// progress is closed as a partial epoch, evaluated and checkpointed. Null: run all epochs.
+    /// Stop training after this many seconds of wall-clock training time (checked after every batch;
+    /// evaluation and checkpointing between epochs do not count); the epoch in progress is closed as a
+    /// partial epoch, evaluated and checkpointed. Null: run all epochs.
     /// </summary>
     public double? TimeBudgetSeconds { get; init; }
 

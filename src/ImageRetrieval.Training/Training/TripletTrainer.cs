@@ -97,16 +97,19 @@ public static class TripletTrainer
             using var labelsOnDevice = torch.tensor(train.Labels.ToArray().Select(l => (long)l).ToArray());
             LabeledImageSet? gallery = validation is null ? null : TrainingInputs.EvaluationGallery(train, network.Spec);
 
-            var budget = Stopwatch.StartNew();
+            // The budget counts training only: the clock stops for evaluation and checkpointing.
+            var budget = new Stopwatch();
             bool BudgetSpent() => recipe.TimeBudgetSeconds is { } seconds && budget.Elapsed.TotalSeconds >= seconds;
             for (int epoch = info.Epoch; epoch < recipe.Epochs; epoch++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 // Ctrl+C (cancellation) or the time budget closes the epoch after the current batch:
                 // it is checkpointed (and, for the budget, evaluated) like a full one.
+                budget.Start();
                 EpochSummary summary = RunEpoch(network, optimizer, loss, sampler, train, labelsOnDevice, recipe, epoch, progress,
                     () => BudgetSpent() || cancellationToken.IsCancellationRequested,
                     () => recipe.TimeBudgetSeconds is { } seconds ? budget.Elapsed.TotalSeconds / seconds : 0);
+                budget.Stop();
                 bool interrupted = cancellationToken.IsCancellationRequested;
                 bool lastEpoch = epoch == recipe.Epochs - 1 || BudgetSpent();
                 bool evaluate = validation is not null && !interrupted &&

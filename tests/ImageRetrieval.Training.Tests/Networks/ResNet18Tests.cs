@@ -129,10 +129,7 @@ public class ResNet18Tests(ITestOutputHelper output)
         {
             foreach (var (kind, input) in new[] { ("random", torch.rand(batch, 3, 64, 64) * 255), ("fashion-mnist", Parity.FashionImages(batch, channels: 3, side: 64)) })
             {
-                var (maxAbs, minCos) = Parity.Compare(Parity.RunTorch(network, input), Parity.RunOrt(session, input), batch);
-                output.WriteLine($"resnet18 64px trained={trained} {kind} batch={batch}: max|diff|={maxAbs:E2} min cos={minCos:F9}");
-                Assert.True(maxAbs <= Parity.MaxAbsDiff, $"{kind} batch {batch}: max |diff| {maxAbs:E3}");
-                Assert.True(minCos >= Parity.MinCosine, $"{kind} batch {batch}: min cosine {minCos:F9}");
+                Parity.AssertMatches(network, session, input, $"resnet18 64px trained={trained} {kind} batch={batch}", output.WriteLine);
             }
         }
     }
@@ -150,10 +147,7 @@ public class ResNet18Tests(ITestOutputHelper output)
         Assert.Equal(22, model.Graph.Node.Count(n => n.OpType == "Conv"));
         using var session = Parity.Session(Parity.ExportBytes(network));
         var input = Parity.FashionImages(1, channels: 3, side: 224);
-        var (maxAbs, minCos) = Parity.Compare(Parity.RunTorch(network, input), Parity.RunOrt(session, input), 1);
-        output.WriteLine($"resnet18 224px pretrained fashion-mnist batch=1: max|diff|={maxAbs:E2} min cos={minCos:F9}");
-        Assert.True(maxAbs <= Parity.MaxAbsDiff, $"max |diff| {maxAbs:E3}");
-        Assert.True(minCos >= Parity.MinCosine, $"min cosine {minCos:F9}");
+        Parity.AssertMatches(network, session, input, "resnet18 224px pretrained fashion-mnist batch=1", output.WriteLine);
     }
 
     [Fact]

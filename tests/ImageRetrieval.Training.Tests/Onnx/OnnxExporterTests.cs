@@ -35,10 +35,7 @@ public class OnnxExporterTests(ITestOutputHelper output)
         {
             foreach (var (kind, input) in new[] { ("random", torch.rand(batch, 1, 28, 28) * 255), ("fashion-mnist", Parity.FashionImages(batch)) })
             {
-                var (maxAbs, minCos) = Parity.Compare(Parity.RunTorch(network, input), Parity.RunOrt(session, input), batch);
-                output.WriteLine($"{architecture} trained={trained} {kind} batch={batch}: max|diff|={maxAbs:E2} min cos={minCos:F9}");
-                Assert.True(maxAbs <= Parity.MaxAbsDiff, $"{architecture} {kind} batch {batch}: max |diff| {maxAbs:E3}");
-                Assert.True(minCos >= Parity.MinCosine, $"{architecture} {kind} batch {batch}: min cosine {minCos:F9}");
+                Parity.AssertMatches(network, session, input, $"{architecture} trained={trained} {kind} batch={batch}", output.WriteLine);
             }
         }
     }
@@ -60,10 +57,7 @@ public class OnnxExporterTests(ITestOutputHelper output)
         using var session = Parity.Session(Parity.ExportBytes(network, new OnnxExportOptions { FoldBatchNorm = foldBatchNorm, Opset = opset }));
 
         var input = torch.rand(7, 3, 32, 32) * 255;
-        var (maxAbs, minCos) = Parity.Compare(Parity.RunTorch(network, input), Parity.RunOrt(session, input), 7);
-        output.WriteLine($"convnet rgb fold={foldBatchNorm} opset={opset}: max|diff|={maxAbs:E2} min cos={minCos:F9}");
-        Assert.True(maxAbs <= Parity.MaxAbsDiff, $"max |diff| {maxAbs:E3}");
-        Assert.True(minCos >= Parity.MinCosine, $"min cosine {minCos:F9}");
+        Parity.AssertMatches(network, session, input, $"convnet rgb fold={foldBatchNorm} opset={opset}", output.WriteLine);
     }
 
     [Fact]
@@ -106,9 +100,7 @@ public class OnnxExporterTests(ITestOutputHelper output)
         using var network = NetworkFactory.Create(NetworkSpec.Create(NetworkFactory.Classic, 1, 28, 28, 32, mean: 50f, std: 80f));
         using var session = Parity.Session(Parity.ExportBytes(network, new OnnxExportOptions { PixelScale = 1f / 255 }));
         var pixels = Parity.FashionImages(7);
-        var (maxAbs, minCos) = Parity.Compare(Parity.RunTorch(network, pixels), Parity.RunOrt(session, pixels / 255f), 7);
-        Assert.True(maxAbs <= Parity.MaxAbsDiff, $"max |diff| {maxAbs:E3}");
-        Assert.True(minCos >= Parity.MinCosine);
+        Parity.AssertMatches(network, session, pixels, "classic, pixel scale 1/255", ortInput: pixels / 255f);
     }
 
     [Fact]

@@ -51,6 +51,20 @@ internal static class Parity
     }
 
     /// <summary>Max |a − b| over all entries and the smallest per-row cosine similarity.</summary>
+    /// <summary>
+    /// Runs <paramref name="network"/> on <paramref name="torchInput"/> and the session on <paramref name="ortInput"/>
+    /// (default: the same tensor), logs the worst differences under <paramref name="what"/> and asserts the
+    /// parity bounds: max |diff| ≤ <see cref="MaxAbsDiff"/>, per-row cosine ≥ <see cref="MinCosine"/>.
+    /// </summary>
+    public static void AssertMatches(EmbeddingNetwork network, InferenceSession session, Tensor torchInput, string what, Action<string>? log = null, Tensor? ortInput = null)
+    {
+        int rows = (int)torchInput.shape[0];
+        var (maxAbs, minCos) = Compare(RunTorch(network, torchInput), RunOrt(session, ortInput ?? torchInput), rows);
+        log?.Invoke($"{what}: max|diff|={maxAbs:E2} min cos={minCos:F9}");
+        Xunit.Assert.True(maxAbs <= MaxAbsDiff, $"{what}: max |diff| {maxAbs:E3}");
+        Xunit.Assert.True(minCos >= MinCosine, $"{what}: min cosine {minCos:F9}");
+    }
+
     public static (double MaxAbs, double MinCos) Compare(float[] a, float[] b, int rows)
     {
         Assert.Equal(a.Length, b.Length);

@@ -114,6 +114,31 @@ public class TripletTrainerTests
     }
 
     [Fact]
+    public void A_time_budget_ends_the_run_mid_epoch_annealed_and_evaluation_does_not_count_against_it()
+    {
+        // 2,000 images = 20 batches of 10×10 per epoch; a 1.5 s budget ends long before 1,000 epochs.
+        var options = Quick(TripletMiningStrategy.BatchAll) with
+        {
+            Epochs = 1000,
+            TimeBudgetSeconds = 1.5,
+            Schedule = LearningRateSchedule.Cosine,
+            LearningRate = 1e-3,
+            EvaluateEvery = 1,
+        };
+        var result = TripletTrainer.Train(TrainingData.Train, TrainingData.Test, options);
+        using var network = result.Network;
+        var history = result.Info.History;
+
+        Assert.InRange(history.Count, 1, 999);
+        double trainingSeconds = history.Sum(e => e.Seconds);
+        Assert.InRange(trainingSeconds, 1.5, 6);   // stops after the batch that crosses the budget
+        Assert.All(history, e => Assert.NotNull(e.Validation));   // evaluated every epoch, outside the budget
+        // Cosine over the budget: the last batch started at >= ~3/4 of the budget even on a loaded machine, so its rate is far below the first.
+        Assert.InRange(history[^1].LearningRate, 0, 0.25 * options.LearningRate);
+        Assert.Equal(history.Count, result.Info.Epoch);
+    }
+
+    [Fact]
     public void Bad_options_and_mismatched_data_are_refused()
     {
         Assert.Throws<ArgumentException>(() => TripletTrainer.Train(TrainingData.Train, null, new TrainingOptions { Architecture = "vgg" }));
