@@ -6,8 +6,15 @@ namespace ImageRetrieval.Training.Mining;
 /// <summary>How triplets are chosen inside a P×K batch.</summary>
 public enum TripletMiningStrategy
 {
-    /// <summary>Per anchor, one random positive and one random negative of the batch (random triplets).</summary>
+    /// <summary>
+    /// The classic recipe's random triplets over the whole dataset (<see cref="RandomTripletSampler"/>): each
+    /// image is an anchor once per epoch, with a random other image of its class and a random image of a
+    /// random other class; batches of P×K triplets (3·P·K images).
+    /// </summary>
     Random,
+
+    /// <summary>Per anchor, one random positive and one random negative of the same P×K batch.</summary>
+    RandomInBatch,
 
     /// <summary>Per anchor, its farthest positive and closest negative (Hermans et al., 2017).</summary>
     BatchHard,
@@ -44,10 +51,11 @@ public static class TripletMiners
     /// <summary>A miner for <paramref name="strategy"/>.</summary>
     /// <param name="strategy">Which triplets to choose.</param>
     /// <param name="margin">The loss margin; batch-all keeps the triplets that violate it.</param>
-    /// <param name="generator">Random source for <see cref="TripletMiningStrategy.Random"/>; <see langword="null"/> uses torch's global generator.</param>
+    /// <param name="generator">Random source for <see cref="TripletMiningStrategy.RandomInBatch"/>; <see langword="null"/> uses torch's global generator.</param>
     public static ITripletMiner Create(TripletMiningStrategy strategy, float margin, Generator? generator = null) => strategy switch
     {
-        TripletMiningStrategy.Random => new RandomTripletMiner(generator),
+        TripletMiningStrategy.Random => new FixedTripletMiner(),
+        TripletMiningStrategy.RandomInBatch => new RandomTripletMiner(generator),
         TripletMiningStrategy.BatchHard => new BatchHardMiner(),
         TripletMiningStrategy.BatchAll => new BatchAllMiner(margin),
         TripletMiningStrategy.SemiHard => new SemiHardMiner(),

@@ -86,7 +86,9 @@ public static class TripletTrainer
 
         try
         {
-            var sampler = new PKBatchSampler(train.Labels, Math.Min(recipe.ClassesPerBatch, train.CountPerClass().Count(c => c > 0)), recipe.SamplesPerClass);
+            IBatchSampler sampler = recipe.Miner == TripletMiningStrategy.Random
+                ? new RandomTripletSampler(train.Labels, recipe.ClassesPerBatch * recipe.SamplesPerClass)
+                : new PKBatchSampler(train.Labels, Math.Min(recipe.ClassesPerBatch, train.CountPerClass().Count(c => c > 0)), recipe.SamplesPerClass);
             var optimizer = torch.optim.Adam(network.parameters().Where(p => p.requires_grad), lr: recipe.LearningRate, weight_decay: recipe.WeightDecay);
             if (recipe.ResumeFrom is not null)
             {
@@ -160,7 +162,7 @@ public static class TripletTrainer
         EmbeddingNetwork network,
         OptimizerHelper optimizer,
         TripletMarginLoss loss,
-        PKBatchSampler sampler,
+        IBatchSampler sampler,
         LabeledImageSet train,
         Tensor allLabels,
         TrainingOptions recipe,

@@ -109,7 +109,7 @@ public class FineTuningTests
         var set = new LabeledImageSet("two", new byte[2 * 28 * 28], [0, 1], 1, 28, 28, ["a", "b"]);
         Assert.Throws<ArgumentException>(() => TripletTrainer.Train(set, null, classic));
 
-        var convnet = new TrainingOptions { FineTuning = new FineTuningOptions { UnfreezeStages = 1 } };
+        var convnet = new TrainingOptions { Architecture = NetworkFactory.ConvNet, FineTuning = new FineTuningOptions { UnfreezeStages = 1 } };
         Assert.Contains("'resnet18'", Assert.Throws<ArgumentException>(convnet.Validate).Message, StringComparison.Ordinal);
         var tooMany = new TrainingOptions { Architecture = NetworkFactory.ResNet18, FineTuning = new FineTuningOptions { UnfreezeStages = 5 } };
         Assert.Contains("0..4", Assert.Throws<ArgumentException>(tooMany.Validate).Message, StringComparison.Ordinal);

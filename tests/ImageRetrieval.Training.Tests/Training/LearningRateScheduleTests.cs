@@ -7,7 +7,7 @@ public sealed class LearningRateScheduleTests
     [Fact]
     public void Step_schedule_decays_every_step_epochs_and_ignores_progress()
     {
-        var options = new TrainingOptions { LearningRate = 1e-3, LearningRateStepEpochs = 4, LearningRateDecay = 0.5 };
+        var options = new TrainingOptions { LearningRate = 1e-3, Schedule = LearningRateSchedule.Step, LearningRateStepEpochs = 4, LearningRateDecay = 0.5 };
         Assert.Equal(1e-3, options.LearningRateAt(3, 0.9), 12);
         Assert.Equal(5e-4, options.LearningRateAt(4, 0.0), 12);
         Assert.Equal(2.5e-4, options.LearningRateAt(9, 0.5), 12);
