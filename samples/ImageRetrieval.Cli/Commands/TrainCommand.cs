@@ -190,7 +190,8 @@ internal static class TrainCommand
             var evaluated = result.Info.History.LastOrDefault(h => h.Validation is not null);
             var history = result.Info.History;
             double trainSeconds = history.Sum(h => h.Seconds);
-            int batchSize = options.ClassesPerBatch * options.SamplesPerClass;
+            // Images per batch: P×K, or 3 per triplet for the classic random triplets.
+            int batchSize = options.ClassesPerBatch * options.SamplesPerClass * (options.Miner == TripletMiningStrategy.Random ? 3 : 1);
             // Triplets the loss saw per second of training, over the whole run (all epochs of this process and before).
             double tripletsPerSecond = history.Sum(h => h.TripletsPerBatch * h.ImagesPerSecond * h.Seconds / batchSize) / Math.Max(1e-9, trainSeconds);
             double imagesPerSecond = history.Sum(h => h.ImagesPerSecond * h.Seconds) / Math.Max(1e-9, trainSeconds);

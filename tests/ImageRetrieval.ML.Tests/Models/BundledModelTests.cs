@@ -57,9 +57,9 @@ public class BundledModelTests(Xunit.Abstractions.ITestOutputHelper output)
         float[] q = embedder.EmbedImageSet(queries);
         var result = RetrievalMetrics.Compute(q, queries.Labels, g, gallery.Labels, 64, maxDegreeOfParallelism: 2);
         output.WriteLine($"P@1 {result.PrecisionAt1:F4}, MAP@R {result.MapAtR:F4}");
-        // This subset measured P@1 0.8875, MAP@R 0.8101 when the model was shipped
-        // (the full protocol: 0.9012 / 0.8364); the bounds leave room for float differences only.
-        Assert.InRange(result.PrecisionAt1, 0.8825, 1.0);
-        Assert.InRange(result.MapAtR, 0.80, 1.0);
+        // This subset measured P@1 0.9050, MAP@R 0.8415 when the model was shipped (the full protocol:
+        // 0.9012 / 0.8364); the bounds leave room for float differences only, not for a worse model.
+        Assert.InRange(result.PrecisionAt1, 0.9000, 1.0);
+        Assert.InRange(result.MapAtR, 0.8365, 1.0);
     }
 }
