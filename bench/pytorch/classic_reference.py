@@ -96,6 +96,28 @@ def pk_batches(labels, p, k, rng):
         yield np.array(batch)
 
 
+def random_triplets(labels, t, rng):
+    """The classic recipe's draw: every image an anchor once per epoch (shuffled), a random other image of
+    its class, a random image of a random other class; batches laid out [anchors | positives | negatives]."""
+    classes = np.unique(labels)
+    by_class = {c: np.flatnonzero(labels == c) for c in classes}
+    order = rng.permutation([i for i in range(len(labels)) if len(by_class[labels[i]]) >= 2])
+    for s in range(0, len(order), t):
+        a = order[s:s + t]
+        p, n = [], []
+        for i in a:
+            c = labels[i]
+            same = by_class[c]
+            j = i
+            while j == i:
+                j = same[rng.integers(len(same))]
+            p.append(j)
+            others = classes[classes != c]
+            oc = others[rng.integers(len(others))]
+            n.append(by_class[oc][rng.integers(len(by_class[oc]))])
+        yield np.concatenate([a, np.array(p), np.array(n)])
+
+
 def augment(x, rng, shift):
     out = np.zeros_like(x, dtype=np.float32)
     h, w = x.shape[2], x.shape[3]
@@ -147,7 +169,7 @@ def main():
     ap.add_argument("--lr-step", type=int, default=8)
     ap.add_argument("--lr-decay", type=float, default=0.1)
     ap.add_argument("--margin", type=float, default=0.2)
-    ap.add_argument("--miner", choices=["batch-all", "batch-hard"], default="batch-all")
+    ap.add_argument("--miner", choices=["batch-all", "batch-hard", "random"], default="batch-all")
     ap.add_argument("--shift", type=int, default=2)
     ap.add_argument("--limit", type=int, default=60000)
     ap.add_argument("--validation-limit", type=int, default=10000)
@@ -170,12 +192,18 @@ def main():
         model.train()
         start, cpu_start, seen, total = time.perf_counter(), time.process_time(), 0, 0.0
         batches = 0
-        for idx in pk_batches(y, args.p, args.k, rng):
+        batch_source = random_triplets(y, args.p * args.k, rng) if args.miner == "random" else pk_batches(y, args.p, args.k, rng)
+        for idx in batch_source:
             inputs = torch.from_numpy(augment(x[idx], rng, args.shift))
             labels = torch.from_numpy(y[idx])
             d = pairwise(model(inputs))
             with torch.no_grad():
-                a, p, n = mine(d.detach(), labels, args.margin)
+                if args.miner == "random":
+                    t = len(idx) // 3
+                    a = torch.arange(t)
+                    p, n = a + t, a + 2 * t
+                else:
+                    a, p, n = mine(d.detach(), labels, args.margin)
             hinge = (d[a, p] - d[a, n] + args.margin).relu()
             active = int((hinge > 0).sum())
             loss = hinge.sum() / active if active else hinge.sum()

@@ -3,6 +3,8 @@
 # same settings, one after the other, and prints both JSON lines and the TorchSharp/PyTorch ratios.
 #
 #   bench/pytorch/compare.sh [EPOCHS] [LIMIT] [VALIDATION_LIMIT] [THREADS]
+#   MINER=random bench/pytorch/compare.sh ...   # the classic recipe proper: whole-dataset random triplets,
+#                                               # 64 triplets (192 images) per batch, margin 1.0, constant lr
 #
 # Needs Debian's python3-torch (use /usr/bin/python3) and libopenblas0-pthread.
 set -euo pipefail
@@ -13,13 +15,20 @@ threads=${4:-2}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-common=(--epochs "$epochs" --limit "$limit" --validation-limit "$validation" --dim 64 -p 10 -k 25 --lr 1e-3 --lr-step 8 --lr-decay 0.1 --margin 0.2 --shift 2 --threads "$threads")
+miner=${MINER:-batch-all}
+if [[ $miner == random ]]; then
+    common=(--epochs "$epochs" --limit "$limit" --validation-limit "$validation" --dim 64 -p 8 -k 8 --lr 1e-3 --lr-step 0 --margin 1.0 --shift 2 --threads "$threads")
+    schedule=(--lr-schedule step)
+else
+    common=(--epochs "$epochs" --limit "$limit" --validation-limit "$validation" --dim 64 -p 10 -k 25 --lr 1e-3 --lr-step 8 --lr-decay 0.1 --margin 0.2 --shift 2 --threads "$threads")
+    schedule=(--lr-schedule step)
+fi
 
 dotnet build -c Release "$root/samples/ImageRetrieval.Cli" -warnaserror >/dev/null
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads
-torchsharp=$(dotnet "$root/samples/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll" train --arch classic --miner batch-all \
-    --eval-every 0 --checkpoint "$out/classic.ckpt" --json "${common[@]}" | tail -n 1)
-pytorch=$(/usr/bin/python3 "$root/bench/pytorch/classic_reference.py" --miner batch-all "${common[@]}" | tail -n 1)
+torchsharp=$(dotnet "$root/samples/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll" train --arch classic --miner "$miner" \
+    --eval-every 0 --checkpoint "$out/classic.ckpt" --json "${schedule[@]}" "${common[@]}" | tail -n 1)
+pytorch=$(/usr/bin/python3 "$root/bench/pytorch/classic_reference.py" --miner "$miner" "${common[@]}" | tail -n 1)
 echo "torchsharp: $torchsharp"
 echo "pytorch:    $pytorch"
 /usr/bin/python3 - "$torchsharp" "$pytorch" <<'PY'
