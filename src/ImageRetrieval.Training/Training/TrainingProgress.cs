@@ -42,6 +42,7 @@ public sealed record TrainingProgress(
 /// <param name="ImagesPerSecond">Training throughput (images per wall-clock second).</param>
 /// <param name="CpuSeconds">Process CPU time spent on the optimisation (all threads).</param>
 /// <param name="Validation">Retrieval metrics on the validation set, when evaluated.</param>
+/// <param name="BatchAssemblySeconds">Wall time spent assembling batches (pixels → augmented tensor, labels), part of <paramref name="Seconds"/>.</param>
 public sealed record EpochSummary(
     int Epoch,
     double Loss,
@@ -51,4 +52,5 @@ public sealed record EpochSummary(
     double Seconds,
     double ImagesPerSecond,
     double CpuSeconds,
-    RetrievalMetricsResult? Validation);
+    RetrievalMetricsResult? Validation,
+    double BatchAssemblySeconds = 0);

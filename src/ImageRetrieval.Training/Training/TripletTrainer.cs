@@ -192,6 +192,7 @@ public static class TripletTrainer
         double lossSum = 0;
         double activeFractionSum = 0;
         double tripletSum = 0;
+        double assemblySeconds = 0;
         int batches = 0;
         int images = 0;
         foreach (int[] indices in sampler.Epoch(epochSeed))
@@ -208,8 +209,10 @@ public static class TripletTrainer
                 SetLearningRate(learningRate);
             }
             using var scope = torch.NewDisposeScope();
+            long assemblyStart = Stopwatch.GetTimestamp();
             var input = TrainingInputs.Batch(train, indices, recipe, random);
             var labels = allLabels.index_select(0, torch.tensor(indices.Select(i => (long)i).ToArray()));
+            assemblySeconds += Stopwatch.GetElapsedTime(assemblyStart).TotalSeconds;
 
             var embeddings = network.forward(input);
             var distances = PairwiseDistances.Compute(embeddings, recipe.Distance);
@@ -237,7 +240,7 @@ public static class TripletTrainer
         }
         double seconds = watch.Elapsed.TotalSeconds;
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
-        return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, cpuSeconds, null);
+        return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, cpuSeconds, null, assemblySeconds);
     }
 
     /// <summary>Per-channel mean and standard deviation of 0–255 pixel values.</summary>

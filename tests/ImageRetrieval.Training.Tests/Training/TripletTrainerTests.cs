@@ -138,6 +138,7 @@ public class TripletTrainerTests
         double trainingSeconds = history.Sum(e => e.Seconds);
         Assert.InRange(trainingSeconds, 1.5, 6);   // stops after the batch that crosses the budget
         Assert.All(history, e => Assert.NotNull(e.Validation));   // evaluated every epoch, outside the budget
+        Assert.All(history, e => Assert.InRange(e.BatchAssemblySeconds, 1e-9, e.Seconds));
         // Cosine over the budget: the last batch started at >= ~3/4 of the budget even on a loaded machine, so its rate is far below the first.
         Assert.InRange(history[^1].LearningRate, 0, 0.25 * options.LearningRate);
         Assert.Equal(history.Count, result.Info.Epoch);
