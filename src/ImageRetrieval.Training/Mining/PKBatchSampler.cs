@@ -18,29 +18,17 @@ public sealed class PKBatchSampler : IBatchSampler
     /// <exception cref="ArgumentException">Fewer than two classes with images, or P/K out of range.</exception>
     public PKBatchSampler(ReadOnlySpan<int> labels, int classesPerBatch, int samplesPerClass)
     {
-        var groups = new SortedDictionary<int, List<int>>();
-        for (int i = 0; i < labels.Length; i++)
+        var (classLabels, members) = ClassGroups.Build(labels, nameof(labels));
+        if (classesPerBatch < 2 || classesPerBatch > classLabels.Length)
         {
-            if (!groups.TryGetValue(labels[i], out var list))
-            {
-                groups[labels[i]] = list = [];
-            }
-            list.Add(i);
-        }
-        if (groups.Count < 2)
-        {
-            throw new ArgumentException($"Triplet training needs images of at least 2 classes; the data has {groups.Count}.", nameof(labels));
-        }
-        if (classesPerBatch < 2 || classesPerBatch > groups.Count)
-        {
-            throw new ArgumentException($"Classes per batch (P) must be between 2 and the {groups.Count} classes present, got {classesPerBatch}.", nameof(classesPerBatch));
+            throw new ArgumentException($"Classes per batch (P) must be between 2 and the {classLabels.Length} classes present, got {classesPerBatch}.", nameof(classesPerBatch));
         }
         if (samplesPerClass < 2)
         {
             throw new ArgumentException($"Samples per class (K) must be at least 2 so anchors have positives, got {samplesPerClass}.", nameof(samplesPerClass));
         }
-        _classes = groups.Keys.ToArray();
-        _byClass = groups.Values.Select(l => l.ToArray()).ToArray();
+        _classes = classLabels;
+        _byClass = members;
         _count = labels.Length;
         ClassesPerBatch = classesPerBatch;
         SamplesPerClass = samplesPerClass;

@@ -38,22 +38,10 @@ public sealed class RandomTripletSampler : IBatchSampler
         {
             throw new ArgumentException($"Triplets per batch must be at least 1, got {tripletsPerBatch}.", nameof(tripletsPerBatch));
         }
-        var groups = new SortedDictionary<int, List<int>>();
-        for (int i = 0; i < labels.Length; i++)
-        {
-            if (!groups.TryGetValue(labels[i], out var list))
-            {
-                groups[labels[i]] = list = [];
-            }
-            list.Add(i);
-        }
-        if (groups.Count < 2)
-        {
-            throw new ArgumentException($"Triplet training needs images of at least 2 classes; the data has {groups.Count}.", nameof(labels));
-        }
+        var (classLabels, members) = ClassGroups.Build(labels, nameof(labels));
         _labels = labels.ToArray();
-        _byClass = groups.Values.Select(l => l.ToArray()).ToArray();
-        _classOf = groups.Keys.Select((label, c) => (label, c)).ToDictionary(p => p.label, p => p.c);
+        _byClass = members;
+        _classOf = classLabels.Select((label, c) => (label, c)).ToDictionary(p => p.label, p => p.c);
         _anchors = Enumerable.Range(0, _labels.Length).Where(i => _byClass[_classOf[_labels[i]]].Length >= 2).ToArray();
         if (_anchors.Length == 0)
         {
