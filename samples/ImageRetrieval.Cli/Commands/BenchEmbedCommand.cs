@@ -21,7 +21,7 @@ internal static class BenchEmbedCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "ONNX embedding model with imageretrieval.* metadata." };
-        var images = new Option<string?>("--images") { Description = "Folder of images (*.png, *.jpg; sub-folders included) to embed." };
+        var images = new Option<string?>("--images") { Description = "Folder of images (PNG, JPEG, BMP, WebP, GIF; sub-folders included) to embed." };
         var writeMnist = new Option<string?>("--write-fashion-mnist") { Description = "First write the Fashion-MNIST test split (10,000 images) as PNG files into this folder; used as --images when that is not given." };
         var data = new Option<string?>("--data") { Description = $"Fashion-MNIST folder for --write-fashion-mnist (default: ${FashionMnist.DataEnvironmentVariable}, then {FashionMnist.DebianDirectory})." };
         var limit = new Option<int>("--limit") { Description = "Use at most this many images.", DefaultValueFactory = _ => 10_000 };
@@ -106,11 +106,11 @@ internal static class BenchEmbedCommand
     {
         // Recursive, so a gallery in the one-sub-folder-per-class layout (imgret export-images) works as is.
         string[] files = Directory.EnumerateFiles(s.Images, "*", SearchOption.AllDirectories)
-            .Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpeg", StringComparison.OrdinalIgnoreCase))
+            .Where(f => ImageRetrieval.ML.Datasets.ImageFolderDataset.Extensions.Contains(Path.GetExtension(f)))
             .Order(StringComparer.Ordinal).Take(s.Limit).ToArray();
         if (files.Length == 0)
         {
-            throw new ArgumentException($"No .png/.jpg images in '{s.Images}' or its sub-folders.");
+            throw new ArgumentException($"No image files ({string.Join(", ", ImageRetrieval.ML.Datasets.ImageFolderDataset.Extensions.Order(StringComparer.Ordinal))}) in '{s.Images}' or its sub-folders.");
         }
         string[] mlnetFiles = files.Take(Math.Max(1, s.MLNetLimit)).ToArray();
         var options = new ImageEmbedderOptions

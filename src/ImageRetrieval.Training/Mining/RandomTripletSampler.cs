@@ -23,9 +23,8 @@ public interface IBatchSampler
 /// </summary>
 public sealed class RandomTripletSampler : IBatchSampler
 {
-    private readonly int[] _labels;
     private readonly int[][] _byClass;
-    private readonly Dictionary<int, int> _classOf;
+    private readonly int[] _classOf;     // item → index into _byClass
     private readonly int[] _anchors;
 
     /// <summary>Creates the sampler.</summary>
@@ -38,11 +37,17 @@ public sealed class RandomTripletSampler : IBatchSampler
         {
             throw new ArgumentException($"Triplets per batch must be at least 1, got {tripletsPerBatch}.", nameof(tripletsPerBatch));
         }
-        var (classLabels, members) = ClassGroups.Build(labels, nameof(labels));
-        _labels = labels.ToArray();
+        var (_, members) = ClassGroups.Build(labels, nameof(labels));
         _byClass = members;
-        _classOf = classLabels.Select((label, c) => (label, c)).ToDictionary(p => p.label, p => p.c);
-        _anchors = Enumerable.Range(0, _labels.Length).Where(i => _byClass[_classOf[_labels[i]]].Length >= 2).ToArray();
+        _classOf = new int[labels.Length];
+        for (int c = 0; c < members.Length; c++)
+        {
+            foreach (int item in members[c])
+            {
+                _classOf[item] = c;
+            }
+        }
+        _anchors = Enumerable.Range(0, labels.Length).Where(i => _byClass[_classOf[i]].Length >= 2).ToArray();
         if (_anchors.Length == 0)
         {
             throw new ArgumentException("Random triplets need a class with at least 2 images (an anchor and a positive); every class has one.", nameof(labels));
@@ -72,7 +77,7 @@ public sealed class RandomTripletSampler : IBatchSampler
             for (int i = 0; i < t; i++)
             {
                 int anchor = order[start + i];
-                int c = _classOf[_labels[anchor]];
+                int c = _classOf[anchor];
                 int[] same = _byClass[c];
                 int positive;
                 do
