@@ -42,7 +42,8 @@ public sealed unsafe partial class HnswIndex
     /// <summary>
     /// Writes the index: a 64-byte header (magic, format version, metric, dimension, M, efConstruction, counts,
     /// entry point), vectors, layer-0 links, keys, levels, node states, upper-layer links, and an XxHash64 of all
-    /// preceding bytes. Little-endian. Blocks writers (not searchers) while it runs.
+    /// preceding bytes. Little-endian. Blocks inserts and compaction (not searches) while it runs. Slots that compaction
+    /// has retired are written as free slots with no links.
     /// </summary>
     /// <param name="stream">A writable stream, left open.</param>
     public void Save(Stream stream)
@@ -50,9 +51,10 @@ public sealed unsafe partial class HnswIndex
         ArgumentNullException.ThrowIfNull(stream);
         ObjectDisposedException.ThrowIf(_disposed, this);
         ThrowIfBigEndian();
-        _structureLock.EnterWriteLock();
+        SchedulePoint.EnterWrite(_structureLock);
         try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             var hash = new XxHash64();
             Chunk[] chunks = _chunks;
             int slots = _slotCount;
@@ -60,7 +62,7 @@ public sealed unsafe partial class HnswIndex
             long upperInts = 0;
             for (int id = 0; id < slots; id++)
             {
-                upperInts += (long)chunks[id >> _chunkShift].Levels[id & _chunkMask] * _strideUpper;
+                upperInts += (long)SavedLevel(chunks, id) * _strideUpper;
             }
             Span<byte> header = stackalloc byte[HeaderSize];
             header.Clear();
@@ -85,33 +87,53 @@ public sealed unsafe partial class HnswIndex
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
                 Write(stream, hash, new ReadOnlySpan<byte>(chunks[c].Vectors, checked(n * _dim * sizeof(float))));
             }
+            int[]? linkCopy = null;
             for (int c = 0; c * chunkSize < slots; c++)
             {
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                Write(stream, hash, new ReadOnlySpan<byte>(chunks[c].Links0, checked(n * _stride0 * sizeof(int))));
+                var links = new ReadOnlySpan<int>(chunks[c].Links0, checked(n * _stride0));
+                if (chunks[c].Flags.AsSpan(0, n).ContainsAny(Retired, Free))
+                {
+                    linkCopy ??= new int[chunkSize * _stride0];
+                    links.CopyTo(linkCopy);
+                    for (int local = 0; local < n; local++)
+                    {
+                        if (chunks[c].Flags[local] is Retired or Free)
+                        {
+                            linkCopy[local * _stride0] = 0;
+                        }
+                    }
+                    links = linkCopy.AsSpan(0, links.Length);
+                }
+                Write(stream, hash, MemoryMarshal.AsBytes(links));
             }
             for (int c = 0; c * chunkSize < slots; c++)
             {
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
                 Write(stream, hash, MemoryMarshal.AsBytes(chunks[c].Keys.AsSpan(0, n)));
             }
+            int[] values = new int[chunkSize];
             for (int c = 0; c * chunkSize < slots; c++)
             {
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                Write(stream, hash, MemoryMarshal.AsBytes(chunks[c].Levels.AsSpan(0, n)));
+                for (int local = 0; local < n; local++)
+                {
+                    values[local] = SavedLevel(chunks, (c * chunkSize) + local);
+                }
+                Write(stream, hash, MemoryMarshal.AsBytes(values.AsSpan(0, n)));
             }
-            int[] flags = new int[chunkSize];
             for (int c = 0; c * chunkSize < slots; c++)
             {
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                chunks[c].Flags.AsSpan(0, n).CopyTo(flags);
-                Write(stream, hash, MemoryMarshal.AsBytes(flags.AsSpan(0, n)));
+                chunks[c].Flags.AsSpan(0, n).CopyTo(values);
+                values.AsSpan(0, n).Replace(Retired, Free);
+                Write(stream, hash, MemoryMarshal.AsBytes(values.AsSpan(0, n)));
             }
             for (int id = 0; id < slots; id++)
             {
                 Chunk c = chunks[id >> _chunkShift];
                 int local = id & _chunkMask;
-                int levels = c.Levels[local];
+                int levels = SavedLevel(chunks, id);
                 if (levels > 0)
                 {
                     Write(stream, hash, MemoryMarshal.AsBytes(c.Upper[local].AsSpan(0, levels * _strideUpper)));
@@ -125,6 +147,14 @@ public sealed unsafe partial class HnswIndex
         {
             _structureLock.ExitWriteLock();
         }
+    }
+
+    /// <summary>The level a slot is saved with: 0 for a free or retired slot (saved free, without links).</summary>
+    private int SavedLevel(Chunk[] chunks, int id)
+    {
+        Chunk c = chunks[id >> _chunkShift];
+        int local = id & _chunkMask;
+        return c.Flags[local] is Retired or Free ? 0 : c.Levels[local];
     }
 
     /// <summary>Loads an index saved by <see cref="Save(string)"/>.</summary>
@@ -323,6 +353,10 @@ public sealed unsafe partial class HnswIndex
             {
                 throw Invalid($"node {id} has state {flag}, expected 0 (live), 1 (deleted) or 2 (free).");
             }
+            if (flag == Free && c.Links0[(long)local * _stride0] != 0)
+            {
+                throw Invalid($"free node {id} has links.");
+            }
             if ((uint)c.Levels[local] > MaxLevelCap)
             {
                 throw Invalid($"node {id} declares level {c.Levels[local]}, more than {MaxLevelCap}.");
@@ -402,6 +436,25 @@ public sealed unsafe partial class HnswIndex
             upper += (long)chunks[id >> _chunkShift].Levels[id & _chunkMask] * _strideUpper;
         }
         _upperInts = upper;
+        // The parent tree is not stored: rebuild it from the entry point. A writable index also links in live nodes that
+        // no path reaches (files written before the tree existed could hold some).
+        SearchContext ctx = SearchContext.Rent();
+        try
+        {
+            ctx.Prepare(_maxM0, _dim, CapacityOf(chunks));
+            if (_mapped is null)
+            {
+                RepairUnreachable(ctx, chunks, slots);
+            }
+            else
+            {
+                UnreachableLiveNodes(ctx, chunks, slots, rebuildTree: true);
+            }
+        }
+        finally
+        {
+            SearchContext.Return(ctx);
+        }
     }
 
     private readonly record struct Header(DistanceMetric Metric, int Dimension, HnswOptions Options, int Slots, int Live,

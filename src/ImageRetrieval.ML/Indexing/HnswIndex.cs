@@ -15,12 +15,18 @@ namespace ImageRetrieval.ML.Indexing;
 /// chunks, so searchers never see a reallocation). Per chunk, vectors are one contiguous 64-byte-aligned
 /// native block (stride = dimension) and layer-0 links another (stride = 1 + 2·M ints: count, ids);
 /// upper layers are one small array per node that has them.</para>
-/// <para>Thread safety: every member may be called concurrently, including searches while other threads add
-/// or remove. Writers take per-node spin locks (one at a time, so no deadlock) and a global lock only while
+/// <para>Thread safety: every member may be called concurrently, including searches while other threads add,
+/// remove or compact. Writers take per-node spin locks (one at a time, so no deadlock) and a global lock only while
 /// the entry point is raised; readers take no lock and copy neighbour lists under a per-node sequence number
-/// (a seqlock), retrying if a writer was active. See docs/hnsw.md.</para>
+/// (a seqlock), retrying if a writer was active. Slots freed by compaction are reused only after every search that
+/// could still stand on them has finished (epoch-based reclamation). See docs/hnsw.md.</para>
 /// <para>Removal marks a tombstone: the node is never returned but keeps routing searches. <see cref="Compact"/>
-/// reconnects the neighbours of removed nodes and recycles their slots.</para>
+/// reconnects the neighbours of removed nodes and recycles their slots; it runs by itself once tombstones exceed
+/// <see cref="HnswOptions.CompactionThreshold"/> of the graph.</para>
+/// <para>Connectivity: every node on layer 0 has a parent whose list links to it, and pruning never drops a
+/// parent's link to its child, so every node stays reachable from the entry point (a tree of such links spans the
+/// graph); exact duplicate vectors fill at most a quarter of a neighbour list, so a crowd of copies of one image
+/// cannot wall a region of the graph off from the rest.</para>
 /// </remarks>
 public sealed unsafe partial class HnswIndex : IVectorIndex
 {
@@ -29,8 +35,15 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     internal const int Deleted = 1;
     internal const int Free = 2;
     internal const int Building = 3;
+    internal const int Retired = 4;
 
     internal const int MaxLevelCap = 31;
+
+    // Automatic compaction waits for at least this many tombstones (tiny indexes would otherwise compact per removal).
+    private const int MinTombstonesToCompact = 8;
+
+    // Pruning factor when compaction re-selects a list (1 = the HNSW heuristic).
+    private const float RepairAlpha = 1.2f;
 
     private readonly int _dim;
     private readonly int _m;
@@ -39,6 +52,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     private readonly int _defaultEf;
     private readonly int _seed;
     private readonly double _levelMultiplier;
+    private readonly double _compactionThreshold;
     private readonly DistanceMetric _metric;
     private readonly delegate*<float*, float*, int, float> _distance;
     private readonly int _chunkShift;
@@ -50,6 +64,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     private int _slotCount;
     private int _liveCount;
     private int _deletedCount;
+    private int _retiredCount;
     private long _upperInts;
     private long _entry = -1; // (maxLevel << 32) | entryId, or -1 when empty.
 
@@ -58,14 +73,16 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     private readonly Random _levelRandom;
     private readonly ConcurrentDictionary<long, int> _ids = new();
     private readonly Stack<int> _freeSlots = new();
+    // Slots compacted away, with the epoch after which no search can reach them (under _allocLock).
+    private readonly Queue<(long Epoch, int[] Slots)> _limbo = new();
     private readonly ReaderWriterLockSlim _structureLock = new(LockRecursionPolicy.NoRecursion);
     private readonly MappedFile? _mapped;
-    private bool _disposed;
+    private volatile bool _disposed;
 
     /// <summary>Creates an empty index.</summary>
     /// <param name="dimension">Values per vector (1..65536).</param>
     /// <param name="metric">Distance used to rank results.</param>
-    /// <param name="options">Construction parameters; null uses the defaults (M = 16, efConstruction = 200).</param>
+    /// <param name="options">Construction parameters; null uses the defaults (<see cref="HnswOptions.Defaults"/>).</param>
     public HnswIndex(int dimension, DistanceMetric metric = DistanceMetric.SquaredL2, HnswOptions? options = null)
         : this(dimension, metric, options ?? new HnswOptions(), mapped: null)
     {
@@ -87,6 +104,14 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         ArgumentOutOfRangeException.ThrowIfLessThan(options.EfConstruction, 1, "options.EfConstruction");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.DefaultEfSearch, 1, "options.DefaultEfSearch");
         ArgumentOutOfRangeException.ThrowIfNegative(options.InitialCapacity, "options.InitialCapacity");
+        if (!(options.CompactionThreshold >= 0 && options.CompactionThreshold < 1))
+        {
+            throw new ArgumentOutOfRangeException("options.CompactionThreshold", options.CompactionThreshold, "Use 0 (off) or a share between 0 and 1.");
+        }
+        if (!Enum.IsDefined(metric))
+        {
+            throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown distance metric.");
+        }
         _dim = dimension;
         _metric = metric;
         _distance = VectorDistance.For(metric);
@@ -95,6 +120,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         _efConstruction = Math.Max(options.EfConstruction, options.M);
         _defaultEf = options.DefaultEfSearch;
         _seed = options.Seed;
+        _compactionThreshold = options.CompactionThreshold;
         _levelMultiplier = 1.0 / Math.Log(options.M);
         _levelRandom = new Random(options.Seed);
         _stride0 = 1 + _maxM0;
@@ -120,10 +146,10 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     /// <inheritdoc/>
     public int Count => Volatile.Read(ref _liveCount);
 
-    /// <summary>Removed nodes still held as tombstones (routing only) until <see cref="Compact"/>.</summary>
+    /// <summary>Removed nodes still held as tombstones (routing only) until the next compaction.</summary>
     public int DeletedCount => Volatile.Read(ref _deletedCount);
 
-    /// <summary>Node slots in use: live, tombstoned and recycled-but-free.</summary>
+    /// <summary>Node slots in use: live, tombstoned, and compacted-away slots waiting to be reused.</summary>
     public int SlotCount => Volatile.Read(ref _slotCount);
 
     /// <summary>Whether this index was opened memory-mapped and read-only (<see cref="OpenMapped"/>).</summary>
@@ -134,7 +160,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     {
         get
         {
-            long perNode = (long)_dim * sizeof(float) + (long)_stride0 * sizeof(int) + sizeof(long) + 4 * sizeof(int) + IntPtr.Size;
+            long perNode = (long)_dim * sizeof(float) + (long)_stride0 * sizeof(int) + sizeof(long) + 5 * sizeof(int) + IntPtr.Size;
             long chunks = (long)Volatile.Read(ref _chunks).Length << _chunkShift;
             return chunks * perNode + Interlocked.Read(ref _upperInts) * sizeof(int) + (long)Count * 48;
         }
@@ -147,24 +173,30 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     /// <inheritdoc/>
     public bool Contains(long key) => _ids.ContainsKey(key);
 
+    /// <summary>Copies the vector stored under <paramref name="key"/> (unit length for <see cref="DistanceMetric.Cosine"/>) into <paramref name="destination"/>.</summary>
+    /// <returns>Whether the key is live.</returns>
+    internal bool TryGetVector(long key, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_ids.TryGetValue(key, out int id))
+        {
+            return false;
+        }
+        Chunk[] chunks = Volatile.Read(ref _chunks);
+        new ReadOnlySpan<float>(VectorPtr(chunks, id), _dim).CopyTo(destination);
+        return true;
+    }
+
     // ------------------------------------------------------------------ insertion
 
     /// <inheritdoc/>
     public void Add(long key, ReadOnlySpan<float> vector)
     {
         ThrowIfReadOnly();
-        if (vector.Length != _dim)
+        ValidateVector(vector, key, nameof(vector));
+        if (AddValidated(key, vector))
         {
-            throw new ArgumentException($"Vector has {vector.Length} values; the index holds {_dim}-d vectors.", nameof(vector));
-        }
-        _structureLock.EnterReadLock();
-        try
-        {
-            Insert(key, vector);
-        }
-        finally
-        {
-            _structureLock.ExitReadLock();
+            CompactIfNeeded();
         }
     }
 
@@ -180,63 +212,111 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         }
         foreach (var item in items)
         {
-            if (item.Vector.Length != _dim)
-            {
-                throw new ArgumentException($"Key {item.Key}: vector has {item.Vector.Length} values; the index holds {_dim}-d vectors.", nameof(items));
-            }
+            ValidateVector(item.Vector.Span, item.Key, nameof(items));
         }
         int done = 0;
+        int replaced = 0;
         int step = Math.Max(1, items.Count / 100);
-        if (maxDegreeOfParallelism == 1)
+        try
         {
-            for (int i = 0; i < items.Count; i++)
+            if (maxDegreeOfParallelism == 1)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                Add(items[i].Key, items[i].Vector.Span);
-                if (++done % step == 0)
+                for (int i = 0; i < items.Count; i++)
                 {
-                    progress?.Report(done);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (AddValidated(items[i].Key, items[i].Vector.Span))
+                    {
+                        replaced++;
+                    }
+                    if (++done % step == 0)
+                    {
+                        progress?.Report(done);
+                    }
                 }
             }
-        }
-        else
-        {
-            var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism, CancellationToken = cancellationToken };
-            Parallel.For(0, items.Count, options, i =>
+            else
             {
-                Add(items[i].Key, items[i].Vector.Span);
-                int d = Interlocked.Increment(ref done);
-                if (d % step == 0)
+                var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism, CancellationToken = cancellationToken };
+                Parallel.For(0, items.Count, options, i =>
                 {
-                    progress?.Report(d);
-                }
-            });
+                    if (AddValidated(items[i].Key, items[i].Vector.Span))
+                    {
+                        Interlocked.Increment(ref replaced);
+                    }
+                    int d = Interlocked.Increment(ref done);
+                    if (d % step == 0)
+                    {
+                        progress?.Report(d);
+                    }
+                });
+            }
+        }
+        finally
+        {
+            if (replaced > 0)
+            {
+                CompactIfNeeded();
+            }
         }
         progress?.Report(done);
     }
 
-    private void Insert(long key, ReadOnlySpan<float> vector)
+    private void ValidateVector(ReadOnlySpan<float> vector, long key, string parameter)
+    {
+        if (vector.Length != _dim)
+        {
+            throw new ArgumentException($"Key {key}: the vector has {vector.Length} values; the index holds {_dim}-d vectors.", parameter);
+        }
+        int bad = IndexOfNonFinite(vector);
+        if (bad >= 0)
+        {
+            throw new ArgumentException($"Key {key}: value {bad} of the vector is {vector[bad]}; vectors must be finite.", parameter);
+        }
+    }
+
+    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>Inserts under the structure lock; returns whether an existing node of the key was replaced (tombstoned).</summary>
+    private bool AddValidated(long key, ReadOnlySpan<float> vector)
+    {
+        SchedulePoint.EnterRead(_structureLock);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return Insert(key, vector);
+        }
+        finally
+        {
+            _structureLock.ExitReadLock();
+        }
+    }
+
+    private bool Insert(long key, ReadOnlySpan<float> vector)
     {
         SearchContext ctx = SearchContext.Rent();
         try
         {
             int id, level;
-            lock (_allocLock)
+            bool replaced = false;
+            SchedulePoint.Enter(_allocLock);
+            try
             {
                 if (_ids.TryGetValue(key, out int old))
                 {
                     Tombstone(old);
+                    replaced = true;
                 }
-                if (_freeSlots.Count > 0)
-                {
-                    id = _freeSlots.Pop();
-                }
-                else
-                {
-                    id = _slotCount;
-                    EnsureCapacity(id);
-                    Volatile.Write(ref _slotCount, id + 1);
-                }
+                id = TakeSlot();
                 level = Math.Min(MaxLevelCap, (int)(-Math.Log(1.0 - _levelRandom.NextDouble()) * _levelMultiplier));
                 Chunk c = _chunks[id >> _chunkShift];
                 int local = id & _chunkMask;
@@ -245,12 +325,19 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                 _ids[key] = id;
                 _liveCount++;
             }
+            finally
+            {
+                Monitor.Exit(_allocLock);
+            }
 
+            SchedulePoint.Here();
             InitNode(id, level, vector);
             Link(ctx, id, level);
 
             Chunk chunk = _chunks[id >> _chunkShift];
+            // Fails (and the node stays a tombstone) if a Remove of this key came while it was being linked.
             Interlocked.CompareExchange(ref chunk.Flags[id & _chunkMask], Live, Building);
+            return replaced;
         }
         finally
         {
@@ -258,10 +345,45 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         }
     }
 
+    /// <summary>Caller holds <see cref="_allocLock"/>. A recycled slot whose grace period is over, else a new one.</summary>
+    private int TakeSlot()
+    {
+        if (_freeSlots.Count == 0)
+        {
+            ReclaimRetiredSlots();
+        }
+        if (_freeSlots.Count > 0)
+        {
+            return _freeSlots.Pop();
+        }
+        int id = _slotCount;
+        EnsureCapacity(id);
+        Volatile.Write(ref _slotCount, id + 1);
+        return id;
+    }
+
+    /// <summary>Caller holds <see cref="_allocLock"/>. Moves compacted-away slots that no search can still stand on to the free list.</summary>
+    private void ReclaimRetiredSlots()
+    {
+        while (_limbo.Count > 0 && SearchContext.AllSearchesStartedBefore(_limbo.Peek().Epoch))
+        {
+            int[] slots = _limbo.Dequeue().Slots;
+            Chunk[] chunks = _chunks;
+            for (int i = slots.Length - 1; i >= 0; i--)
+            {
+                int id = slots[i];
+                Volatile.Write(ref chunks[id >> _chunkShift].Flags[id & _chunkMask], Free);
+                _freeSlots.Push(id);
+            }
+            _retiredCount -= slots.Length;
+        }
+    }
+
     private void InitNode(int id, int level, ReadOnlySpan<float> vector)
     {
         Chunk c = _chunks[id >> _chunkShift];
         int local = id & _chunkMask;
+        // Nothing can reach this slot yet: it is new, or recycled after every search that could stand on it ended.
         var dest = new Span<float>(c.Vectors + (long)local * _dim, _dim);
         vector.CopyTo(dest);
         if (_metric == DistanceMetric.Cosine)
@@ -285,6 +407,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         Volatile.Write(ref c.Upper[local], upper);
         EndWrite(c, local);
         UnlockNode(c, local);
+        Volatile.Write(ref c.Parent[local], -1);
     }
 
     private void Link(SearchContext ctx, int id, int level)
@@ -292,7 +415,8 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         long entry = Volatile.Read(ref _entry);
         if (entry == -1)
         {
-            lock (_entryLock)
+            SchedulePoint.Enter(_entryLock);
+            try
             {
                 entry = Volatile.Read(ref _entry);
                 if (entry == -1)
@@ -301,13 +425,17 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                     return;
                 }
             }
+            finally
+            {
+                Monitor.Exit(_entryLock);
+            }
         }
         bool holdsEntryLock = false;
         try
         {
             if (level > (int)(entry >> 32))
             {
-                Monitor.Enter(_entryLock);
+                SchedulePoint.Enter(_entryLock);
                 holdsEntryLock = true;
                 entry = Volatile.Read(ref _entry);
                 if (level <= (int)(entry >> 32))
@@ -328,20 +456,30 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             }
             for (int l = Math.Min(level, maxLevel); l >= 0; l--)
             {
-                SearchLayer(ctx, chunks, q, cur, curDist, l, _efConstruction, id, null, CancellationToken.None, construction: true);
+                SchedulePoint.Here();
+                SearchLayer(ctx, chunks, q, cur, curDist, l, _efConstruction, id, null, CancellationToken.None, construction: true,
+                            root: l == 0 ? (int)entry : -1);
                 int found = ctx.DrainResultsAscending();
                 if (found == 0)
                 {
                     continue;
                 }
-                cur = ctx.Sorted[0].Id;
-                curDist = ctx.Sorted[0].Dist;
-                int selected = SelectByHeuristic(chunks, ctx.Sorted.AsSpan(0, found), _m, ctx.Selected);
+                Span<Candidate> nearest = ctx.Sorted.AsSpan(0, found);
+                OrderTies(nearest, id);
+                cur = nearest[0].Id;
+                curDist = nearest[0].Dist;
+                int selected = SelectByHeuristic(chunks, id, nearest, _m, ctx.Selected);
                 Connect(ctx, chunks, id, l, ctx.Selected.AsSpan(0, selected));
             }
             if (holdsEntryLock)
             {
-                Volatile.Write(ref _entry, Pack(level, id));
+                // The new entry becomes the root of the parent tree, with the old root below it (if its list, all tree
+                // links already, cannot take the old root, it does not become the entry point: a lower entry is only slower).
+                if (AdoptUnder(ctx, chunks, (int)entry, id))
+                {
+                    Volatile.Write(ref chunks[id >> _chunkShift].Parent[id & _chunkMask], -1);
+                    Volatile.Write(ref _entry, Pack(level, id));
+                }
             }
         }
         finally
@@ -353,15 +491,22 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         }
     }
 
-    /// <summary>Algorithm 4 (simple form, as hnswlib): walking candidates nearest first, keep one unless it is nearer to an already kept neighbour than to the base point.</summary>
-    private int SelectByHeuristic(Chunk[] chunks, ReadOnlySpan<Candidate> ascending, int max, Candidate[] selected)
+    /// <summary>
+    /// Algorithm 4 (simple form, as hnswlib): walking candidates nearest first, keep one unless it is nearer to an already
+    /// kept neighbour than to the base point. Exact copies of the base point are never "nearer to a kept neighbour" than to
+    /// the base, so without a cap a crowd of copies would fill the list and cut the base off from everything else: at most
+    /// a quarter of the list (at least 2) goes to copies.
+    /// </summary>
+    private int SelectByHeuristic(Chunk[] chunks, int baseId, ReadOnlySpan<Candidate> ascending, int max, Candidate[] selected, float alpha = 1f)
     {
-        int count = 0;
         if (ascending.Length <= max)
         {
             ascending.CopyTo(selected);
             return ascending.Length;
         }
+        float* b = VectorPtr(chunks, baseId);
+        int duplicateCap = Math.Max(2, max / 4);
+        int count = 0, duplicates = 0;
         foreach (Candidate c in ascending)
         {
             if (count >= max)
@@ -369,10 +514,19 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                 break;
             }
             float* v = VectorPtr(chunks, c.Id);
+            if (SameVector(v, b))
+            {
+                if (duplicates < duplicateCap)
+                {
+                    selected[count++] = c;
+                    duplicates++;
+                }
+                continue;
+            }
             bool good = true;
             for (int j = 0; j < count; j++)
             {
-                if (_distance(v, VectorPtr(chunks, selected[j].Id), _dim) < c.Dist)
+                if (alpha * _distance(v, VectorPtr(chunks, selected[j].Id), _dim) < c.Dist)
                 {
                     good = false;
                     break;
@@ -386,7 +540,40 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         return count;
     }
 
-    /// <summary>Writes the new node's links at <paramref name="level"/> and adds it to each chosen neighbour's list (pruning a full list with the heuristic). One node lock at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool SameVector(float* a, float* b) =>
+        new ReadOnlySpan<byte>(a, _dim * sizeof(float)).SequenceEqual(new ReadOnlySpan<byte>(b, _dim * sizeof(float)));
+
+    /// <summary>Sorts candidates by distance, equal distances in a pseudo-random order that depends on the base node (deterministic).</summary>
+    private static void OrderTies(Span<Candidate> ascending, int baseId)
+    {
+        for (int i = 1; i < ascending.Length; i++)
+        {
+            if (ascending[i].Dist == ascending[i - 1].Dist)
+            {
+                ascending.Sort(new CandidateOrder(baseId));
+                return;
+            }
+        }
+    }
+
+    /// <summary>Distance, then a per-base hash of the id: exact copies (equal distances) are linked in a scattered order, not oldest first.</summary>
+    private readonly struct CandidateOrder(int baseId) : IComparer<Candidate>
+    {
+        public int Compare(Candidate x, Candidate y)
+        {
+            int c = x.Dist.CompareTo(y.Dist);
+            return c != 0 ? c : TieKey(x.Id).CompareTo(TieKey(y.Id));
+        }
+
+        // A bijection of the id for a fixed base, so distinct ids never tie.
+        private uint TieKey(int id) => BitOperations.RotateLeft(((uint)id * 0x9E3779B1u) ^ (uint)baseId, 13) * 0x85EBCA6Bu;
+    }
+
+    /// <summary>
+    /// Writes the new node's links at <paramref name="level"/> and adds it to each chosen neighbour's list (pruning a full
+    /// list with the heuristic). One node lock at a time. On layer 0, if no neighbour kept the new node, one is made to.
+    /// </summary>
     private void Connect(SearchContext ctx, Chunk[] chunks, int id, int level, ReadOnlySpan<Candidate> selected)
     {
         int max = level == 0 ? _maxM0 : _m;
@@ -394,6 +581,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         {
             Chunk c = chunks[id >> _chunkShift];
             int local = id & _chunkMask;
+            SchedulePoint.Here();
             LockNode(c, local);
             Span<int> list = ListSpan(c, local, level);
             int existing = list[0];
@@ -412,20 +600,26 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             merged = merged[..n];
             if (n > max)
             {
-                merged.Sort(static (a, b) => a.Dist.CompareTo(b.Dist));
-                n = SelectByHeuristic(chunks, merged, max, ctx.Selected2);
+                merged.Sort(new CandidateOrder(id));
+                n = SelectByHeuristic(chunks, id, merged, max, ctx.Selected2);
                 merged = ctx.Selected2.AsSpan(0, n);
             }
-            BeginWrite(c, local);
-            for (int j = 0; j < n; j++)
-            {
-                list[1 + j] = merged[j].Id;
-            }
-            list[0] = n;
-            EndWrite(c, local);
+            CommitList(ctx, chunks, id, level, merged);
             UnlockNode(c, local);
         }
 
+        AddReverseLinks(ctx, chunks, id, level, selected);
+
+        if (level == 0)
+        {
+            FindParent(ctx, chunks, id, selected);
+        }
+    }
+
+    /// <summary>Adds <paramref name="id"/> to the list of each of <paramref name="selected"/> at <paramref name="level"/>, pruning full lists with the heuristic. One node lock at a time.</summary>
+    private void AddReverseLinks(SearchContext ctx, Chunk[] chunks, int id, int level, ReadOnlySpan<Candidate> selected)
+    {
+        int max = level == 0 ? _maxM0 : _m;
         foreach (Candidate s in selected)
         {
             Chunk c = chunks[s.Id >> _chunkShift];
@@ -434,6 +628,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             {
                 continue;
             }
+            SchedulePoint.Here();
             LockNode(c, local);
             Span<int> list = ListSpan(c, local, level);
             int n = list[0];
@@ -458,16 +653,180 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                     cands[j] = new Candidate(_distance(v, VectorPtr(chunks, list[1 + j]), _dim), list[1 + j]);
                 }
                 cands[n] = new Candidate(s.Dist, id);
-                cands.Sort(static (a, b) => a.Dist.CompareTo(b.Dist));
-                int kept = SelectByHeuristic(chunks, cands, max, ctx.Selected2);
-                BeginWrite(c, local);
-                for (int j = 0; j < kept; j++)
+                cands.Sort(new CandidateOrder(s.Id));
+                int kept = SelectByHeuristic(chunks, s.Id, cands, max, ctx.Selected2);
+                CommitList(ctx, chunks, s.Id, level, ctx.Selected2.AsSpan(0, kept));
+            }
+            UnlockNode(c, local);
+        }
+    }
+
+    /// <summary>
+    /// Caller holds the node lock of <paramref name="owner"/>. Replaces its list at <paramref name="level"/> with
+    /// <paramref name="chosen"/> (at most the layer's maximum). On layer 0 the links to the owner's children in the parent
+    /// tree are kept whatever the choice: each takes the place of the farthest chosen entry that is not a child.
+    /// </summary>
+    private void CommitList(SearchContext ctx, Chunk[] chunks, int owner, int level, ReadOnlySpan<Candidate> chosen)
+    {
+        Chunk c = chunks[owner >> _chunkShift];
+        int local = owner & _chunkMask;
+        Span<int> list = ListSpan(c, local, level);
+        int n = chosen.Length;
+        Span<int> next = ctx.Links2;
+        for (int j = 0; j < n; j++)
+        {
+            next[j] = chosen[j].Id;
+        }
+        if (level == 0)
+        {
+            int oldCount = list[0];
+            for (int j = 0; j < oldCount; j++)
+            {
+                int child = list[1 + j];
+                if (!IsTreeLink(chunks, owner, child) || next[..n].Contains(child))
                 {
-                    list[1 + j] = ctx.Selected2[j].Id;
+                    continue;
                 }
-                list[0] = kept;
+                if (n < _maxM0)
+                {
+                    next[n++] = child;
+                    continue;
+                }
+                for (int t = n - 1; t >= 0; t--)
+                {
+                    if (!IsTreeLink(chunks, owner, next[t]))
+                    {
+                        next[t] = child;
+                        break;
+                    }
+                }
+            }
+        }
+        BeginWrite(c, local);
+        for (int j = 0; j < n; j++)
+        {
+            list[1 + j] = next[j];
+        }
+        list[0] = n;
+        EndWrite(c, local);
+    }
+
+    /// <summary>
+    /// Layer 0: gives <paramref name="id"/> a parent, the nearest of <paramref name="neighbours"/> that still links to it;
+    /// if every one pruned it away, the first node found (walking out from them) that can take it links to it instead.
+    /// </summary>
+    private void FindParent(SearchContext ctx, Chunk[] chunks, int id, ReadOnlySpan<Candidate> neighbours)
+    {
+        foreach (Candidate s in neighbours)
+        {
+            Chunk c = chunks[s.Id >> _chunkShift];
+            int local = s.Id & _chunkMask;
+            SchedulePoint.Here();
+            LockNode(c, local);
+            Span<int> list = ListSpan(c, local, 0);
+            bool links = list.Slice(1, list[0]).Contains(id);
+            if (links)
+            {
+                Volatile.Write(ref chunks[id >> _chunkShift].Parent[id & _chunkMask], s.Id);
+            }
+            UnlockNode(c, local);
+            if (links)
+            {
+                return;
+            }
+        }
+        // Walk out from the neighbours (all reachable: a search from the entry point found them) to the nearest list
+        // with room or with an entry that is not somebody's tree link.
+        var seen = new HashSet<int> { id };
+        var queue = new Queue<int>();
+        foreach (Candidate s in neighbours)
+        {
+            if (seen.Add(s.Id))
+            {
+                queue.Enqueue(s.Id);
+            }
+        }
+        Span<int> buf = stackalloc int[_maxM0];
+        while (queue.Count > 0)
+        {
+            int p = queue.Dequeue();
+            if (FlagOf(chunks, p) is Free or Retired)
+            {
+                continue;
+            }
+            if (AdoptUnder(ctx, chunks, id, p))
+            {
+                return;
+            }
+            int n = ReadLinks(chunks, p, 0, buf);
+            for (int j = 0; j < n; j++)
+            {
+                if (seen.Add(buf[j]))
+                {
+                    queue.Enqueue(buf[j]);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="parent"/> link to <paramref name="child"/> on layer 0 and records it as the child's parent:
+    /// in a free place, else in place of the farthest entry that is not the parent's own tree link. False if the list is
+    /// all tree links.
+    /// </summary>
+    private bool AdoptUnder(SearchContext ctx, Chunk[] chunks, int child, int parent)
+    {
+        Chunk c = chunks[parent >> _chunkShift];
+        int local = parent & _chunkMask;
+        SchedulePoint.Here();
+        LockNode(c, local);
+        try
+        {
+            Span<int> list = ListSpan(c, local, 0);
+            int n = list[0];
+            int at = list.Slice(1, n).IndexOf(child);
+            if (at < 0 && n < _maxM0)
+            {
+                at = n;
+            }
+            if (at < 0)
+            {
+                float* v = VectorPtr(chunks, parent);
+                float farthest = float.NegativeInfinity;
+                for (int j = 0; j < n; j++)
+                {
+                    int other = list[1 + j];
+                    if (IsTreeLink(chunks, parent, other))
+                    {
+                        continue;
+                    }
+                    float d = FlagOf(chunks, other) == Deleted ? float.PositiveInfinity : _distance(v, VectorPtr(chunks, other), _dim);
+                    if (d > farthest)
+                    {
+                        farthest = d;
+                        at = j;
+                    }
+                }
+                if (at < 0)
+                {
+                    return false;
+                }
+            }
+            if (at >= n || list[1 + at] != child)
+            {
+                BeginWrite(c, local);
+                list[1 + at] = child;
+                if (at == n)
+                {
+                    list[0] = n + 1;
+                }
                 EndWrite(c, local);
             }
+            Volatile.Write(ref chunks[child >> _chunkShift].Parent[child & _chunkMask], parent);
+            return true;
+        }
+        finally
+        {
             UnlockNode(c, local);
         }
     }
@@ -490,15 +849,21 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     public bool Remove(long key)
     {
         ThrowIfReadOnly();
-        lock (_allocLock)
+        SchedulePoint.Enter(_allocLock);
+        try
         {
             if (!_ids.TryGetValue(key, out int id))
             {
                 return false;
             }
             Tombstone(id);
-            return true;
         }
+        finally
+        {
+            Monitor.Exit(_allocLock);
+        }
+        CompactIfNeeded();
+        return true;
     }
 
     /// <summary>Caller holds <see cref="_allocLock"/>.</summary>
@@ -510,144 +875,136 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         Interlocked.Exchange(ref c.Flags[local], Deleted);
         _liveCount--;
         _deletedCount++;
+        SchedulePoint.Here();
+    }
+
+    private bool CompactionDue()
+    {
+        int deleted = DeletedCount;
+        return _compactionThreshold > 0 && deleted >= MinTombstonesToCompact && deleted > _compactionThreshold * (Count + deleted);
+    }
+
+    private void CompactIfNeeded()
+    {
+        if (CompactionDue())
+        {
+            CompactCore(onlyIfDue: true);
+        }
     }
 
     /// <summary>
-    /// Reconnects around every removed node and recycles their slots: each live node that links to a removed one
-    /// replaces it with that node's live neighbours, re-pruned with the heuristic; the entry point moves off a removed
-    /// node. Costs about (nodes with a removed neighbour) × 2M × M distance evaluations. Blocks writers, not searchers.
+    /// Reconnects around every removed node and recycles their slots: each node that links to a removed one replaces it
+    /// with that node's neighbours (walking on through removed ones), re-pruned with the heuristic; the entry point moves
+    /// off a removed node; live nodes the repair left unreachable from the entry point are linked in again. The slots are
+    /// reused once every search that might stand on them has finished. Costs one pass over all nodes plus about
+    /// (lists with a removed neighbour) × 2M × M distance evaluations. Blocks inserts (not searches or removals) while it
+    /// runs; runs by itself when tombstones pass <see cref="HnswOptions.CompactionThreshold"/>.
     /// </summary>
     /// <returns>The number of slots recycled.</returns>
-    public int Compact()
+    public int Compact() => CompactCore(onlyIfDue: false);
+
+    private int CompactCore(bool onlyIfDue)
     {
         ThrowIfReadOnly();
-        _structureLock.EnterWriteLock();
+        SchedulePoint.EnterWrite(_structureLock);
         SearchContext ctx = SearchContext.Rent();
         try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (onlyIfDue && !CompactionDue())
+            {
+                return 0;
+            }
             Chunk[] chunks = _chunks;
             int slots = _slotCount;
-            if (_deletedCount == 0)
+            // The tombstones to retire are those present now; Remove does not take the structure lock, so nodes removed
+            // while this runs stay tombstones until the next compaction. Retired nodes are never returned (like
+            // tombstones), never linked again and never protected as tree links; their own lists stay intact until the
+            // slot is reused, so a search that stands on one keeps routing.
+            var retiring = new List<int>();
+            var doomed = new bool[slots];
+            SchedulePoint.Enter(_allocLock);
+            try
+            {
+                for (int id = 0; id < slots; id++)
+                {
+                    if (FlagOf(chunks, id) == Deleted)
+                    {
+                        retiring.Add(id);
+                        doomed[id] = true;
+                        Volatile.Write(ref chunks[id >> _chunkShift].Flags[id & _chunkMask], Retired);
+                    }
+                }
+                _deletedCount -= retiring.Count;
+                _retiredCount += retiring.Count;
+            }
+            finally
+            {
+                Monitor.Exit(_allocLock);
+            }
+            if (retiring.Count == 0)
             {
                 return 0;
             }
             ctx.Prepare(_maxM0, _dim, CapacityOf(chunks));
-            Span<int> neighbours = stackalloc int[_maxM0];
+
+            // 1. Repair every list (of live nodes and of other tombstones) that links to a retiring node.
             for (int id = 0; id < slots; id++)
             {
-                Chunk c = chunks[id >> _chunkShift];
-                int local = id & _chunkMask;
-                if (c.Flags[local] != Live)
+                if (doomed[id] || FlagOf(chunks, id) is Free or Retired)
                 {
                     continue;
                 }
-                int levels = c.Levels[local];
-                float* v = VectorPtr(chunks, id);
-                for (int level = 0; level <= levels; level++)
+                SchedulePoint.Here();
+                Chunk c = chunks[id >> _chunkShift];
+                int local = id & _chunkMask;
+                for (int level = 0; level <= c.Levels[local]; level++)
                 {
-                    int max = level == 0 ? _maxM0 : _m;
-                    Span<int> list = ListSpan(c, local, level);
-                    int n = list[0];
-                    bool any = false;
-                    for (int j = 0; j < n && !any; j++)
-                    {
-                        any = FlagOf(chunks, list[1 + j]) != Live;
-                    }
-                    if (!any)
-                    {
-                        continue;
-                    }
-                    // Candidates: live neighbours, plus the live neighbours of removed neighbours (one hop).
-                    int count = 0;
-                    Candidate[] cands = ctx.Merge;
-                    for (int j = 0; j < n; j++)
-                    {
-                        int other = list[1 + j];
-                        if (FlagOf(chunks, other) == Live)
-                        {
-                            AddCandidate(cands, ref count, other, v, chunks);
-                            continue;
-                        }
-                        Chunk oc = chunks[other >> _chunkShift];
-                        int oLocal = other & _chunkMask;
-                        if (oc.Levels[oLocal] < level)
-                        {
-                            continue;
-                        }
-                        Span<int> olist = ListSpan(oc, oLocal, level);
-                        for (int t = 0; t < olist[0]; t++)
-                        {
-                            int hop = olist[1 + t];
-                            if (hop != id && FlagOf(chunks, hop) == Live)
-                            {
-                                AddCandidate(cands, ref count, hop, v, chunks);
-                            }
-                        }
-                    }
-                    Span<Candidate> span = cands.AsSpan(0, count);
-                    span.Sort(static (a, b) => a.Dist.CompareTo(b.Dist));
-                    int kept = SelectByHeuristic(chunks, span, max, ctx.Selected2);
-                    LockNode(c, local);
-                    BeginWrite(c, local);
-                    for (int j = 0; j < kept; j++)
-                    {
-                        list[1 + j] = ctx.Selected2[j].Id;
-                    }
-                    list[0] = kept;
-                    EndWrite(c, local);
-                    UnlockNode(c, local);
+                    RepairList(ctx, chunks, doomed, id, level);
                 }
             }
 
-            // Entry point: the live node with the highest level.
-            long entry = _entry;
-            if (entry != -1 && FlagOf(chunks, (int)entry) != Live)
+            // 2. Entry point: off a retiring node, onto the live node with the highest level (or a newer tombstone).
+            long entry = Volatile.Read(ref _entry);
+            if (entry != -1 && doomed[(int)entry])
             {
                 int best = -1, bestLevel = -1;
+                bool bestLive = false;
                 for (int id = 0; id < slots; id++)
                 {
-                    Chunk c = chunks[id >> _chunkShift];
-                    int local = id & _chunkMask;
-                    if (c.Flags[local] == Live && c.Levels[local] > bestLevel)
+                    int flag = FlagOf(chunks, id);
+                    if (doomed[id] || flag is Free or Retired)
+                    {
+                        continue;
+                    }
+                    bool live = flag == Live;
+                    int lvl = chunks[id >> _chunkShift].Levels[id & _chunkMask];
+                    if ((live && !bestLive) || (live == bestLive && lvl > bestLevel))
                     {
                         best = id;
-                        bestLevel = c.Levels[local];
+                        bestLevel = lvl;
+                        bestLive = live;
                     }
                 }
                 Volatile.Write(ref _entry, best < 0 ? -1 : Pack(bestLevel, best));
             }
 
-            int recycled = 0;
-            lock (_allocLock)
+            // 3. The parent tree is rebuilt from the entry point; live nodes the repair left without a path are linked in again.
+            RepairUnreachable(ctx, chunks, slots);
+
+            // 4. No list links to the retired slots and the entry point is elsewhere: searches that start from now on cannot
+            //    reach them. They are reused once the searches that started before this epoch have finished.
+            long epoch = SearchContext.AdvanceEpoch();
+            SchedulePoint.Enter(_allocLock);
+            try
             {
-                for (int id = slots - 1; id >= 0; id--)
-                {
-                    Chunk c = chunks[id >> _chunkShift];
-                    int local = id & _chunkMask;
-                    if (c.Flags[local] == Deleted)
-                    {
-                        // Searchers already standing on it still read a valid (now empty) list.
-                        LockNode(c, local);
-                        BeginWrite(c, local);
-                        c.Links0[(long)local * _stride0] = 0;
-                        int[]? upper = c.Upper[local];
-                        if (upper is not null)
-                        {
-                            for (int l = 0; l < c.Levels[local]; l++)
-                            {
-                                upper[l * _strideUpper] = 0;
-                            }
-                        }
-                        EndWrite(c, local);
-                        UnlockNode(c, local);
-                        c.Flags[local] = Free;
-                        _freeSlots.Push(id);
-                        recycled++;
-                    }
-                }
-                _deletedCount = 0;
+                _limbo.Enqueue((epoch, retiring.ToArray()));
             }
-            return recycled;
+            finally
+            {
+                Monitor.Exit(_allocLock);
+            }
+            return retiring.Count;
         }
         finally
         {
@@ -656,18 +1013,263 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         }
     }
 
-    private void AddCandidate(Candidate[] cands, ref int count, int id, float* v, Chunk[] chunks)
+    /// <summary>
+    /// Compaction, one list: if it links to retiring nodes, its candidates are its other neighbours plus the nodes reached
+    /// through the retiring ones (walking on through retiring nodes, up to a budget), re-selected with the heuristic.
+    /// </summary>
+    private void RepairList(SearchContext ctx, Chunk[] chunks, bool[] doomed, int id, int level)
     {
-        for (int i = 0; i < count; i++)
+        Chunk c = chunks[id >> _chunkShift];
+        int local = id & _chunkMask;
+        Span<int> list = ListSpan(c, local, level);
+        int n = list[0];
+        bool any = false;
+        for (int j = 0; j < n && !any; j++)
         {
-            if (cands[i].Id == id)
+            any = doomed[list[1 + j]];
+        }
+        if (!any)
+        {
+            return;
+        }
+        int max = level == 0 ? _maxM0 : _m;
+        float* v = VectorPtr(chunks, id);
+        Candidate[] cands = ctx.Merge;
+        int count = 0;
+        uint stamp = ctx.NextStamp();
+        uint[] seen = ctx.Visited;
+        seen[id] = stamp;
+        Span<int> queue = ctx.Queue;
+        int head = 0, tail = 0;
+        for (int j = 0; j < n; j++)
+        {
+            int other = list[1 + j];
+            if (seen[other] == stamp)
             {
-                return;
+                continue;
+            }
+            seen[other] = stamp;
+            if (doomed[other])
+            {
+                if (tail < queue.Length)
+                {
+                    queue[tail++] = other;
+                }
+            }
+            else if (FlagOf(chunks, other) is not (Free or Retired))
+            {
+                AddCandidate(cands, ref count, other, v, chunks);
             }
         }
+        // Walk through retiring nodes breadth-first until enough candidates (or the budget) are found.
+        while (head < tail && count < cands.Length && count < 2 * max)
+        {
+            int r = queue[head++];
+            Chunk rc = chunks[r >> _chunkShift];
+            int rl = r & _chunkMask;
+            if (rc.Levels[rl] < level)
+            {
+                continue;
+            }
+            Span<int> rlist = ListSpan(rc, rl, level);
+            for (int t = 0; t < rlist[0]; t++)
+            {
+                int hop = rlist[1 + t];
+                if ((uint)hop >= (uint)doomed.Length || seen[hop] == stamp)
+                {
+                    continue;
+                }
+                seen[hop] = stamp;
+                if (doomed[hop])
+                {
+                    if (tail < queue.Length)
+                    {
+                        queue[tail++] = hop;
+                    }
+                }
+                else if (FlagOf(chunks, hop) is not (Free or Retired))
+                {
+                    AddCandidate(cands, ref count, hop, v, chunks);
+                }
+            }
+        }
+        Span<Candidate> span = cands.AsSpan(0, count);
+        span.Sort(new CandidateOrder(id));
+        // Robust pruning (FreshDiskANN's α = 1.2): a candidate is dropped only if a kept neighbour is clearly nearer to it,
+        // which keeps some longer links where removals left holes.
+        int kept = SelectByHeuristic(chunks, id, span, max, ctx.Selected2, RepairAlpha);
+        // The links this node gained are made two-way, as an insert makes them: removals cost the gained neighbours in-links too.
+        int gained = 0;
+        Candidate[] fresh = ctx.Selected;
+        LockNode(c, local);
+        Span<int> current = ListSpan(c, local, level);
+        for (int j = 0; j < kept; j++)
+        {
+            if (!current.Slice(1, current[0]).Contains(ctx.Selected2[j].Id))
+            {
+                fresh[gained++] = ctx.Selected2[j];
+            }
+        }
+        CommitList(ctx, chunks, id, level, ctx.Selected2.AsSpan(0, kept));
+        UnlockNode(c, local);
+        AddReverseLinks(ctx, chunks, id, level, fresh.AsSpan(0, gained));
+    }
+
+    private void AddCandidate(Candidate[] cands, ref int count, int id, float* v, Chunk[] chunks)
+    {
         if (count < cands.Length)
         {
             cands[count++] = new Candidate(_distance(v, VectorPtr(chunks, id), _dim), id);
+        }
+    }
+
+    /// <summary>
+    /// Caller holds the structure write lock (or owns the index). Rebuilds the parent tree by a breadth-first walk from
+    /// the entry point and links live nodes it does not reach in again (a few rounds).
+    /// </summary>
+    private void RepairUnreachable(SearchContext ctx, Chunk[] chunks, int slots)
+    {
+        for (int round = 0; round < 4; round++)
+        {
+            List<int> lost = UnreachableLiveNodes(ctx, chunks, slots, rebuildTree: true);
+            if (lost.Count == 0)
+            {
+                return;
+            }
+            // Reached by the walk: the root, and every node with a parent.
+            var reached = new bool[slots];
+            long entry = Volatile.Read(ref _entry);
+            for (int id = 0; id < slots; id++)
+            {
+                reached[id] = id == (int)entry || ParentOf(chunks, id) >= 0;
+            }
+            foreach (int id in lost)
+            {
+                Relink(ctx, chunks, id, reached);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Breadth-first walk on layer 0 from the entry point (through tombstones); the live nodes it does not reach. With
+    /// <paramref name="rebuildTree"/> (no other writer running), every node's parent becomes the node the walk reached it from.
+    /// </summary>
+    private List<int> UnreachableLiveNodes(SearchContext ctx, Chunk[] chunks, int slots, bool rebuildTree = false)
+    {
+        if (rebuildTree)
+        {
+            for (int id = 0; id < slots; id++)
+            {
+                chunks[id >> _chunkShift].Parent[id & _chunkMask] = -1;
+            }
+        }
+        var lost = new List<int>();
+        long entry = Volatile.Read(ref _entry);
+        uint stamp = ctx.NextStamp();
+        uint[] seen = ctx.Visited;
+        if (entry != -1)
+        {
+            var queue = new Queue<int>();
+            queue.Enqueue((int)entry);
+            seen[(int)entry] = stamp;
+            Span<int> buf = ctx.Links;
+            while (queue.Count > 0)
+            {
+                int id = queue.Dequeue();
+                int n = ReadLinks(chunks, id, 0, buf);
+                for (int j = 0; j < n; j++)
+                {
+                    int next = buf[j];
+                    if ((uint)next < (uint)slots && seen[next] != stamp && FlagOf(chunks, next) is not (Free or Retired))
+                    {
+                        seen[next] = stamp;
+                        queue.Enqueue(next);
+                        if (rebuildTree)
+                        {
+                            chunks[next >> _chunkShift].Parent[next & _chunkMask] = id;
+                        }
+                    }
+                }
+            }
+        }
+        for (int id = 0; id < slots; id++)
+        {
+            if (seen[id] != stamp && FlagOf(chunks, id) == Live)
+            {
+                lost.Add(id);
+            }
+        }
+        return lost;
+    }
+
+    /// <summary>
+    /// Caller holds the structure write lock. Searches for an existing node's neighbours on layer 0 and links it both ways,
+    /// as an insert would, then hangs it in the parent tree below a node that <paramref name="reached"/> says the entry
+    /// point reaches (the nearest found, else the first with room walking out from the entry point): the descent through
+    /// upper layers can land in the very island the node is in.
+    /// </summary>
+    private void Relink(SearchContext ctx, Chunk[] chunks, int id, bool[] reached)
+    {
+        long entry = Volatile.Read(ref _entry);
+        if (entry == -1 || (int)entry == id)
+        {
+            return;
+        }
+        float* q = VectorPtr(chunks, id);
+        int cur = (int)entry;
+        float curDist = _distance(q, VectorPtr(chunks, cur), _dim);
+        for (int l = (int)(entry >> 32); l > 0; l--)
+        {
+            (cur, curDist) = GreedyStep(ctx, chunks, q, cur, curDist, l);
+        }
+        SearchLayer(ctx, chunks, q, cur, curDist, 0, _efConstruction, id, null, CancellationToken.None, construction: true, root: (int)entry);
+        int found = ctx.DrainResultsAscending();
+        Span<Candidate> nearest = ctx.Sorted.AsSpan(0, found);
+        OrderTies(nearest, id);
+        int[] nearestIds = new int[found];
+        for (int j = 0; j < found; j++)
+        {
+            nearestIds[j] = nearest[j].Id;
+        }
+        if (found > 0)
+        {
+            int selected = SelectByHeuristic(chunks, id, nearest, _m, ctx.Selected);
+            Connect(ctx, chunks, id, 0, ctx.Selected.AsSpan(0, selected));
+        }
+        int parent = ParentOf(chunks, id);
+        if (parent >= 0 && reached[parent])
+        {
+            reached[id] = true;
+            return;
+        }
+        foreach (int p in nearestIds)
+        {
+            if (reached[p] && FlagOf(chunks, p) is not (Free or Retired) && AdoptUnder(ctx, chunks, id, p))
+            {
+                reached[id] = true;
+                return;
+            }
+        }
+        var queue = new Queue<int>();
+        var seen = new HashSet<int> { (int)entry };
+        queue.Enqueue((int)entry);
+        Span<int> buf = stackalloc int[_maxM0];
+        while (queue.Count > 0)
+        {
+            int p = queue.Dequeue();
+            if (p != id && AdoptUnder(ctx, chunks, id, p))
+            {
+                reached[id] = true;
+                return;
+            }
+            int n = ReadLinks(chunks, p, 0, buf);
+            for (int j = 0; j < n; j++)
+            {
+                if (reached[buf[j]] && seen.Add(buf[j]))
+                {
+                    queue.Enqueue(buf[j]);
+                }
+            }
         }
     }
 
@@ -694,7 +1296,6 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                       CancellationToken cancellationToken = default)
     {
         ValidateQuery(query);
-        ObjectDisposedException.ThrowIf(_disposed, this);
         int k = destination.Length;
         if (k == 0)
         {
@@ -705,14 +1306,17 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         {
             throw new ArgumentOutOfRangeException(nameof(efSearch), efSearch, "efSearch must be at least 1.");
         }
-        long entry = Volatile.Read(ref _entry);
-        if (entry == -1)
-        {
-            return 0;
-        }
         SearchContext ctx = SearchContext.Rent();
+        ctx.EnterSearch(this);
         try
         {
+            // After the announcement: Dispose waits for this search, and retired slots stay untouched until it ends.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            long entry = Volatile.Read(ref _entry);
+            if (entry == -1)
+            {
+                return 0;
+            }
             Chunk[] chunks = Volatile.Read(ref _chunks);
             ctx.Prepare(_maxM0, _dim, CapacityOf(chunks));
             float[] qbuf = ctx.Query;
@@ -729,10 +1333,11 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                 {
                     (cur, curDist) = GreedyStep(ctx, chunks, q, cur, curDist, l);
                 }
-                SearchLayer(ctx, chunks, q, cur, curDist, 0, ef, -1, filter, cancellationToken, construction: false);
+                SearchLayer(ctx, chunks, q, cur, curDist, 0, ef, -1, filter, cancellationToken, construction: false, root: (int)entry);
             }
             int found = ctx.DrainResultsAscending();
             int n = Math.Min(found, k);
+            SchedulePoint.Here();
             for (int i = 0; i < n; i++)
             {
                 Candidate c = ctx.Sorted[i];
@@ -742,6 +1347,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         }
         finally
         {
+            ctx.ExitSearch();
             SearchContext.Return(ctx);
         }
     }
@@ -751,6 +1357,11 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         if (query.Length != _dim)
         {
             throw new ArgumentException($"Query has {query.Length} values; the index holds {_dim}-d vectors.", nameof(query));
+        }
+        int bad = IndexOfNonFinite(query);
+        if (bad >= 0)
+        {
+            throw new ArgumentException($"Value {bad} of the query is {query[bad]}; queries must be finite.", nameof(query));
         }
     }
 
@@ -785,11 +1396,14 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
 
     /// <summary>
     /// Beam search on one layer (Algorithm 2). Every reached node routes; only acceptable nodes (live, passing the
-    /// filter; everything during construction) enter the result heap of size <paramref name="ef"/>.
+    /// filter; everything during construction) enter the result heap of size <paramref name="ef"/>. On layer 0 the
+    /// entry point (<paramref name="root"/>, the root of the parent tree) is a second starting point: it costs one
+    /// distance and is only expanded while the results are not full, which makes every live node findable when
+    /// <paramref name="ef"/> is at least the number of acceptable nodes (a small index, a selective filter).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SearchLayer(SearchContext ctx, Chunk[] chunks, float* q, int entry, float entryDist, int level, int ef,
-                             int exclude, Func<long, bool>? filter, CancellationToken token, bool construction)
+                             int exclude, Func<long, bool>? filter, CancellationToken token, bool construction, int root = -1)
     {
         uint[] visited = ctx.Visited;
         uint stamp = ctx.NextStamp();
@@ -806,10 +1420,22 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         visited[entry] = stamp;
         candidates.Push(-entryDist, entry);
         float bound = float.MaxValue;
-        if (construction || Acceptable(chunks, entry, filter))
+        // The excluded node (one being relinked, which a descent can land on) routes but is never a result.
+        if (entry != exclude && (construction || Acceptable(chunks, entry, filter)))
         {
             results.Push(entryDist, entry);
             bound = entryDist;
+        }
+        if (root >= 0 && (uint)root < (uint)limit && visited[root] != stamp)
+        {
+            visited[root] = stamp;
+            float rootDist = _distance(q, VectorPtr(chunks, root), _dim);
+            candidates.Push(-rootDist, root);
+            if (construction || Acceptable(chunks, root, filter))
+            {
+                results.Push(rootDist, root);
+                bound = results.Top.Dist;
+            }
         }
         int shift = _chunkShift, mask = _chunkMask, dim = _dim;
         int steps = 0;
@@ -877,6 +1503,15 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
 
     private int FlagOf(Chunk[] chunks, int id) => Volatile.Read(ref chunks[id >> _chunkShift].Flags[id & _chunkMask]);
 
+    /// <summary>Whether <paramref name="owner"/>'s layer-0 link to <paramref name="child"/> is the child's tree link (kept by every prune).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsTreeLink(Chunk[] chunks, int owner, int child) =>
+        ParentOf(chunks, child) == owner && FlagOf(chunks, child) is not (Free or Retired);
+
+    /// <summary>The node whose layer-0 list holds this node's tree link (−1 for the root and for unreachable nodes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ParentOf(Chunk[] chunks, int id) => Volatile.Read(ref chunks[id >> _chunkShift].Parent[id & _chunkMask]);
+
     private int CapacityOf(Chunk[] chunks) => chunks.Length << _chunkShift;
 
     private static long Pack(int level, int id) => ((long)level << 32) | (uint)id;
@@ -912,6 +1547,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             max = _m;
         }
         var spin = default(SpinWait);
+        SchedulePoint.Here();
         while (true)
         {
             int v1 = Volatile.Read(ref version);
@@ -935,7 +1571,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                     return n;
                 }
             }
-            spin.SpinOnce(sleep1Threshold: -1);
+            SchedulePoint.Spin(ref spin);
         }
     }
 
@@ -949,14 +1585,18 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         var spin = default(SpinWait);
         while (Volatile.Read(ref l) != 0 || Interlocked.CompareExchange(ref l, 1, 0) != 0)
         {
-            spin.SpinOnce(sleep1Threshold: -1);
+            SchedulePoint.Spin(ref spin);
         }
     }
 
     private static void UnlockNode(Chunk c, int local) => Volatile.Write(ref c.Locks[local], 0);
 
     /// <summary>Writer side of the seqlock (caller holds the node lock): version becomes odd, with a full fence before the data stores.</summary>
-    private static void BeginWrite(Chunk c, int local) => Interlocked.Increment(ref c.Versions[local]);
+    private static void BeginWrite(Chunk c, int local)
+    {
+        Interlocked.Increment(ref c.Versions[local]);
+        SchedulePoint.Here();
+    }
 
     private static void EndWrite(Chunk c, int local) => Volatile.Write(ref c.Versions[local], c.Versions[local] + 1);
 
@@ -987,7 +1627,10 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         }
     }
 
-    /// <summary>Frees the native vector and link blocks (or unmaps the file). Do not call while other threads use the index.</summary>
+    /// <summary>
+    /// Frees the native vector and link blocks (or unmaps the file). Searches and writes already running finish first;
+    /// calls that start afterwards throw <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
@@ -995,12 +1638,20 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             return;
         }
         _disposed = true;
+        Interlocked.MemoryBarrier();
+        var spin = default(SpinWait);
+        while (SearchContext.AnySearchOn(this))
+        {
+            SchedulePoint.Spin(ref spin);
+        }
+        // Writers check for disposal after taking the structure lock: once this lock is ours, none is left inside.
+        SchedulePoint.EnterWrite(_structureLock);
+        _structureLock.ExitWriteLock();
         foreach (Chunk c in _chunks)
         {
             c.Dispose();
         }
         _mapped?.Dispose();
-        _structureLock.Dispose();
         GC.SuppressFinalize(this);
     }
 
@@ -1019,6 +1670,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         public int[] Flags = [];
         public int[] Versions = [];
         public int[] Locks = [];
+        public int[] Parent = [];
         public int[]?[] Upper = [];
         private void* _owned0;
         private void* _owned1;
@@ -1051,6 +1703,8 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             Flags.AsSpan().Fill(Free);
             Versions = new int[size];
             Locks = new int[size];
+            Parent = new int[size];
+            Parent.AsSpan().Fill(-1);
             Upper = new int[]?[size];
         }
 

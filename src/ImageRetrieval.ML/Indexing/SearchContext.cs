@@ -11,7 +11,36 @@ internal sealed class SearchContext
     [ThreadStatic]
     private static SearchContext? t_cached;
 
+    // Every context ever created (weakly), so that slot reclamation and Dispose can see which searches are in flight.
+    private static readonly Lock s_registryLock = new();
+    private static WeakReference<SearchContext>[] s_registry = [];
+    private static long s_epoch = 1;
+
     private uint _stamp;
+
+    /// <summary>The global epoch when the search running on this context started; 0 while idle.</summary>
+    private long _activeEpoch;
+
+    /// <summary>The index the running search reads; null while idle.</summary>
+    private HnswIndex? _activeIndex;
+
+    private SearchContext()
+    {
+        lock (s_registryLock)
+        {
+            WeakReference<SearchContext>[] old = s_registry;
+            var next = new List<WeakReference<SearchContext>>(old.Length + 1);
+            foreach (WeakReference<SearchContext> w in old)
+            {
+                if (w.TryGetTarget(out _))
+                {
+                    next.Add(w);
+                }
+            }
+            next.Add(new WeakReference<SearchContext>(this));
+            Volatile.Write(ref s_registry, next.ToArray());
+        }
+    }
 
     public uint[] Visited = [];
     /// <summary>Node ids at or above this are ignored (not yet covered by the visited array / chunk snapshot).</summary>
@@ -24,6 +53,11 @@ internal sealed class SearchContext
     public Candidate[] Selected = [];
     public Candidate[] Selected2 = [];
     public Candidate[] Merge = [];
+    /// <summary>A list's previous and next contents while a writer replaces it (layer-0 in-degree bookkeeping).</summary>
+    public int[] OldLinks = [];
+    public int[] Links2 = [];
+    /// <summary>Compaction's walk through removed nodes.</summary>
+    public int[] Queue = [];
 
     /// <summary>Takes this thread's context (a nested call, e.g. from a filter, gets a fresh one).</summary>
     public static SearchContext Rent()
@@ -38,6 +72,58 @@ internal sealed class SearchContext
     }
 
     public static void Return(SearchContext context) => t_cached = context;
+
+    /// <summary>
+    /// Announces a search on <paramref name="index"/>: until <see cref="ExitSearch"/>, slots retired after this point
+    /// are not reused and the index is not freed. The full fence orders the announcement before every read of the graph
+    /// (the reclaimer orders its graph writes before reading announcements), so either the reclaimer sees this search
+    /// or this search sees the graph without the retired slots.
+    /// </summary>
+    public void EnterSearch(HnswIndex index)
+    {
+        _activeIndex = index;
+        Volatile.Write(ref _activeEpoch, Volatile.Read(ref s_epoch));
+        Interlocked.MemoryBarrier();
+    }
+
+    public void ExitSearch()
+    {
+        Volatile.Write(ref _activeEpoch, 0);
+        Volatile.Write(ref _activeIndex, null);
+    }
+
+    /// <summary>Starts a new epoch and returns it: searches announced before this call hold older epochs.</summary>
+    public static long AdvanceEpoch() => Interlocked.Increment(ref s_epoch);
+
+    /// <summary>Whether every search that started before <paramref name="epoch"/> has finished.</summary>
+    public static bool AllSearchesStartedBefore(long epoch)
+    {
+        foreach (WeakReference<SearchContext> w in Volatile.Read(ref s_registry))
+        {
+            if (w.TryGetTarget(out SearchContext? c))
+            {
+                long active = Volatile.Read(ref c._activeEpoch);
+                if (active != 0 && active < epoch)
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Whether a search on <paramref name="index"/> is in flight on any thread.</summary>
+    public static bool AnySearchOn(HnswIndex index)
+    {
+        foreach (WeakReference<SearchContext> w in Volatile.Read(ref s_registry))
+        {
+            if (w.TryGetTarget(out SearchContext? c) && ReferenceEquals(Volatile.Read(ref c._activeIndex), index))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 
     public void Prepare(int maxM0, int dim, int capacity)
     {
@@ -54,6 +140,9 @@ internal sealed class SearchContext
             Selected = new Candidate[maxM0];
             Selected2 = new Candidate[maxM0];
             Merge = new Candidate[maxM0 * (maxM0 + 2)];
+            OldLinks = new int[maxM0 + 1];
+            Links2 = new int[maxM0 + 1];
+            Queue = new int[8 * maxM0];
         }
         if (Query.Length < dim)
         {

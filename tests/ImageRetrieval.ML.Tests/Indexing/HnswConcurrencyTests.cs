@@ -108,7 +108,11 @@ public class HnswConcurrencyTests
             }
         }
         Assert.All(removedAt.Keys, key => Assert.False(index.Contains(key)));
+        HnswIndex.IntegrityReport afterRun = index.CheckIntegrity();
+        Assert.True(afterRun.IsValid, afterRun.ToString());
         index.Compact();
+        HnswIndex.IntegrityReport afterCompaction = index.CheckIntegrity();
+        Assert.True(afterCompaction.IsValid, afterCompaction.ToString());
         float[] queries = Gaussian(100, dim, seed: 32);
         // Ground truth from the index's own stored vectors is not exposed; rebuild from the writers' inputs instead:
         // updated keys moved to unknown rows, so compare on the keys we can reconstruct (never updated: all keys >= initial).

@@ -109,7 +109,7 @@ public class HnswIndexTests
         const int dim = 16;
         float[] data = Gaussian(2000, dim, seed: 11);
         float[] queries = Gaussian(100, dim, seed: 12);
-        using var index = Build(data, dim);
+        using var index = Build(data, dim, compactionThreshold: 0); // compaction by hand here
         var removed = new HashSet<long>();
         var random = new Random(13);
         while (removed.Count < 600)
