@@ -19,8 +19,10 @@ namespace ImageRetrieval.ML.Search;
 /// <para>Persistence is a directory (see <see cref="Save"/>): a manifest with the format version,
 /// the model's SHA-256 and metadata, metric and counts; the HNSW graph; the raw embeddings; the item
 /// list. Saves are atomic: a crash during a save leaves the previous index loadable.</para>
-/// <para>Thread safety: searches may run concurrently with each other and with adds and removes;
-/// <see cref="Save"/> waits for in-flight adds and removes and blocks new ones while it writes.</para>
+/// <para>Thread safety: searches may run concurrently with each other and with adds, removes and saves, and never
+/// wait for them. Writers (the graph-and-bookkeeping part of an add, removes, saves) take turns, so an image's item,
+/// embedding and graph node are always changed together; embedding new images happens before that, outside the turn,
+/// so parallel adds still decode and embed in parallel.</para>
 /// </remarks>
 public sealed class ImageSearchIndex : IDisposable
 {
@@ -36,7 +38,8 @@ public sealed class ImageSearchIndex : IDisposable
     private readonly EmbeddingStore _embeddings;
     private readonly ConcurrentDictionary<long, IndexedImage> _items = new();
     private readonly ConcurrentDictionary<string, long> _keysByPath = new(StringComparer.Ordinal);
-    private readonly ReaderWriterLockSlim _saveLock = new(LockRecursionPolicy.NoRecursion);
+    // One writer at a time: item bookkeeping, embeddings and the graph change together (searches take no lock).
+    private readonly Lock _writeLock = new();
     private readonly Lock _exactLock = new();
     private BruteForceIndex? _exact;
     private long _nextKey;
@@ -333,8 +336,7 @@ public sealed class ImageSearchIndex : IDisposable
     /// <returns>Whether it was indexed.</returns>
     public bool Remove(long key)
     {
-        _saveLock.EnterReadLock();
-        try
+        lock (_writeLock)
         {
             if (!_items.TryRemove(key, out IndexedImage? item))
             {
@@ -348,10 +350,6 @@ public sealed class ImageSearchIndex : IDisposable
                 _exact?.Remove(key);
             }
             return true;
-        }
-        finally
-        {
-            _saveLock.ExitReadLock();
         }
     }
 
@@ -427,8 +425,7 @@ public sealed class ImageSearchIndex : IDisposable
     public void Save(string indexDirectory)
     {
         ArgumentException.ThrowIfNullOrEmpty(indexDirectory);
-        _saveLock.EnterWriteLock();
-        try
+        lock (_writeLock)
         {
             IndexDirectory.CommitNewVersion(indexDirectory, folder =>
             {
@@ -464,10 +461,6 @@ public sealed class ImageSearchIndex : IDisposable
                 }.Write(folder);
             });
         }
-        finally
-        {
-            _saveLock.ExitWriteLock();
-        }
     }
 
     /// <summary>Label = the name of the folder holding the file (null for files directly in the gallery root).</summary>
@@ -491,15 +484,13 @@ public sealed class ImageSearchIndex : IDisposable
             _exact?.Dispose();
             _exact = null;
         }
-        _saveLock.Dispose();
     }
 
     private IndexingReport Insert(ImageEmbeddingResult result, Func<int, (string Path, string? Label, IReadOnlyDictionary<string, string>? Metadata)> describe, Stopwatch watch)
     {
         var skipped = result.Errors.Select(e => new SkippedImage(e.Source, e.Reason)).ToList();
         int added = 0, replaced = 0;
-        _saveLock.EnterReadLock();
-        try
+        lock (_writeLock)
         {
             var batch = new List<(long Key, ReadOnlyMemory<float> Vector)>(result.Count);
             for (int i = 0; i < result.Count; i++)
@@ -538,11 +529,55 @@ public sealed class ImageSearchIndex : IDisposable
                 }
             }
         }
-        finally
-        {
-            _saveLock.ExitReadLock();
-        }
         return new IndexingReport(added, replaced, skipped, 0, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// Checks that items, paths, raw embeddings and graph agree (each item's key is live in the graph and its graph vector
+    /// is its own embedding), and the graph's own invariants. Holds off writers while it runs. An empty list means consistent.
+    /// </summary>
+    internal IReadOnlyList<string> CheckConsistency()
+    {
+        lock (_writeLock)
+        {
+            var problems = new List<string>();
+            HnswIndex.IntegrityReport graph = _graph.CheckIntegrity();
+            problems.AddRange(graph.Problems.Select(p => "graph: " + p));
+            var embeddings = _embeddings.Snapshot().ToDictionary(e => e.Key, e => e.Vector);
+            if (_items.Count != _graph.Count || _items.Count != embeddings.Count || _items.Count != _keysByPath.Count)
+            {
+                problems.Add($"{_items.Count} items, {_graph.Count} graph nodes, {embeddings.Count} embeddings, {_keysByPath.Count} paths");
+            }
+            var stored = new float[Dimension];
+            var expected = new float[Dimension];
+            foreach (IndexedImage item in _items.Values)
+            {
+                if (!_keysByPath.TryGetValue(item.Path, out long byPath) || byPath != item.Key)
+                {
+                    problems.Add($"item {item.Key} ('{item.Path}') is not found by its path");
+                }
+                if (!embeddings.TryGetValue(item.Key, out float[]? embedding))
+                {
+                    problems.Add($"item {item.Key} has no embedding");
+                    continue;
+                }
+                if (!_graph.TryGetVector(item.Key, stored))
+                {
+                    problems.Add($"item {item.Key} is not in the graph");
+                    continue;
+                }
+                embedding.CopyTo(expected, 0);
+                if (Metric == DistanceMetric.Cosine)
+                {
+                    VectorDistance.Normalize(expected);
+                }
+                if (!stored.AsSpan().SequenceEqual(expected))
+                {
+                    problems.Add($"item {item.Key}: the graph holds another vector than its embedding");
+                }
+            }
+            return problems;
+        }
     }
 
     private BruteForceIndex ExactIndex()
