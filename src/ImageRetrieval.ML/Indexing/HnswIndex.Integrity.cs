@@ -28,6 +28,7 @@ public sealed unsafe partial class HnswIndex
             Chunk[] chunks = _chunks;
             int slots = _slotCount;
             int live = 0, deleted = 0, retired = 0, free = 0;
+            long links0 = 0;
             for (int id = 0; id < slots; id++)
             {
                 Chunk c = chunks[id >> _chunkShift];
@@ -74,6 +75,10 @@ public sealed unsafe partial class HnswIndex
                     {
                         Problem($"node {id} has {n} links on layer {level}, more than {max}");
                         continue;
+                    }
+                    if (level == 0 && flag == Live)
+                    {
+                        links0 += n;
                     }
                     for (int j = 1; j <= n; j++)
                     {
@@ -157,7 +162,7 @@ public sealed unsafe partial class HnswIndex
             {
                 Problem($"{unreachable.Count} live node(s) not reachable from the entry point on layer 0, e.g. {string.Join(", ", unreachable.Take(5))}");
             }
-            return new IntegrityReport(live, deleted, retired, free, unreachable.Count, treeProblems, problems);
+            return new IntegrityReport(live, deleted, retired, free, unreachable.Count, treeProblems, live == 0 ? 0 : (double)links0 / live, problems);
         }
         finally
         {
@@ -168,7 +173,7 @@ public sealed unsafe partial class HnswIndex
     }
 
     /// <summary>What <see cref="CheckIntegrity"/> found.</summary>
-    internal sealed record IntegrityReport(int Live, int Deleted, int Retired, int Free, int UnreachableLive, int TreeLinkProblems, IReadOnlyList<string> Problems)
+    internal sealed record IntegrityReport(int Live, int Deleted, int Retired, int Free, int UnreachableLive, int TreeLinkProblems, double MeanLayer0Links, IReadOnlyList<string> Problems)
     {
         public bool IsValid => Problems.Count == 0;
 
