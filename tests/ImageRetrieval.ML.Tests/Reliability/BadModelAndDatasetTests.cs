@@ -1,10 +1,9 @@
 using System.Diagnostics;
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.ML.Embedding;
 using ImageRetrieval.ML.Models;
 using ImageRetrieval.ML.Search;
 using ImageRetrieval.ML.Tests.Embedding;
-using ImageRetrieval.ML.Tests.Onnx;
 
 namespace ImageRetrieval.ML.Tests.Reliability;
 
@@ -112,7 +111,7 @@ public class BadModelAndDatasetTests(SavedIndexFixture fixture) : IClassFixture<
         string bad = Directory.GetDirectories(gallery)[0];
         File.WriteAllBytes(Path.Combine(bad, "empty.png"), []);
         File.WriteAllText(Path.Combine(bad, "text.jpg"), "hello");
-        File.WriteAllBytes(Path.Combine(bad, "bomb.png"), Imaging.TestImages.PngDeclaring(50_000, 50_000));
+        File.WriteAllBytes(Path.Combine(bad, "bomb.png"), TestImages.PngDeclaring(50_000, 50_000));
         File.Copy(Path.Combine(AppContext.BaseDirectory, "fixtures", "images", "header-only.jpg"), Path.Combine(bad, "header-only.jpg"));
 
         using var index = ImageSearchIndex.Create(fixture.Model, gallery, SavedIndexFixture.Options);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using ImageRetrieval.ML.Imaging;
-using ImageRetrieval.ML.Tests.Imaging;
 using SkiaSharp;
 
 namespace ImageRetrieval.ML.Tests.Reliability;
@@ -20,6 +19,7 @@ public class HostileImageTests
         { "rgb16.png", true },
         { "palette.png", true },
         { "grey-alpha.png", true },
+        { "rgba16-alpha.png", true },
         { "grey.jpg", true },
         { "cmyk.jpg", true },
         { "progressive.jpg", true },

@@ -1,5 +1,5 @@
 using System.Reflection;
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.Training.Networks;
 using ImageRetrieval.Training.Onnx;
 using Microsoft.ML.OnnxRuntime;
