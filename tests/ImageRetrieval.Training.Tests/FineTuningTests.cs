@@ -1,10 +1,10 @@
 using ImageRetrieval.Datasets;
+using ImageRetrieval.Training;
 using ImageRetrieval.Training.Augmentation;
 using ImageRetrieval.Training.Checkpoints;
 using ImageRetrieval.Training.Mining;
 using ImageRetrieval.Training.Networks;
 using ImageRetrieval.Training.Tests.Onnx;
-using ImageRetrieval.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
+using ImageRetrieval.Training;
 using ImageRetrieval.Training.Mining;
 using ImageRetrieval.Training.Networks;
-using ImageRetrieval.Training;
 
 namespace ImageRetrieval.Training.Tests;
 

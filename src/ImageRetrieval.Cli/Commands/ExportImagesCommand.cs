@@ -1,6 +1,6 @@
 using System.CommandLine;
-using ImageRetrieval.Cli.Output;
 using System.Diagnostics;
+using ImageRetrieval.Cli.Output;
 using ImageRetrieval.Datasets;
 using Spectre.Console;
 

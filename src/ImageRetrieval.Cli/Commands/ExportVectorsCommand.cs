@@ -1,9 +1,9 @@
 using System.CommandLine;
-using ImageRetrieval.Cli.Output;
 using System.Diagnostics;
+using ImageRetrieval.Cli.Output;
 using ImageRetrieval.Datasets;
-using ImageRetrieval.IO;
 using ImageRetrieval.Datasets.Vectors;
+using ImageRetrieval.IO;
 using Spectre.Console;
 
 namespace ImageRetrieval.Cli.Commands;

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using ImageRetrieval.Cli.Output;
 using System.Globalization;
+using ImageRetrieval.Cli.Output;
 using ImageRetrieval.Datasets.MatFile;
 using Spectre.Console;
 

@@ -4,9 +4,9 @@ using ImageRetrieval.Training.Networks;
 using ImageRetrieval.Training.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Tensor = TorchSharp.torch.Tensor;
 using TorchSharp;
 using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
 
 namespace ImageRetrieval.Training.Tests.Onnx;
 
