@@ -116,7 +116,7 @@ internal static partial class IndexDirectory
         foreach (string file in Directory.EnumerateFiles(indexDirectory))
         {
             string name = Path.GetFileName(file);
-            // A crash while CURRENT was replaced leaves its temporary file (CURRENT.tmp from versions before 0.2).
+            // A crash while CURRENT was replaced leaves its temporary file (named CURRENT.tmp by earlier versions).
             if (AtomicFile.IsLeftoverOf(name, CurrentFileName) || name == CurrentFileName + ".tmp")
             {
                 TryDeleteFile(file);
