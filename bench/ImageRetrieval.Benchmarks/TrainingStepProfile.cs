@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.Training.Losses;
 using ImageRetrieval.Training.Mining;
 using ImageRetrieval.Training.Networks;

@@ -5,6 +5,7 @@ using ImageRetrieval.ML.Embedding;
 using ImageRetrieval.ML.Imaging;
 using ImageRetrieval.ML.Indexing;
 using ImageRetrieval.ML.Models;
+using Microsoft.Extensions.Logging;
 
 namespace ImageRetrieval.ML.Search;
 
@@ -28,10 +29,6 @@ public sealed class ImageSearchIndex : IDisposable
 {
     private const string ItemsFileName = "items.json";
     private const string GraphFileName = "graph.hnsw";
-    private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp",
-    };
 
     private readonly ImageEmbedder _embedder;
     private readonly HnswIndex _graph;
@@ -45,16 +42,16 @@ public sealed class ImageSearchIndex : IDisposable
     private long _nextKey;
 
     private ImageSearchIndex(string modelPath, string modelSha256, string galleryRoot, ImageSearchIndexOptions options,
-        HnswIndex? graph, EmbeddingStore? embeddings, long nextKey)
+        HnswIndex? graph, EmbeddingStore? embeddings, long nextKey, ILogger? logger)
     {
         Options = options;
         GalleryRoot = Path.GetFullPath(galleryRoot);
         ModelPath = Path.GetFullPath(modelPath);
         ModelSha256 = modelSha256;
-        _embedder = new ImageEmbedder(modelPath, options.Embedder with { OnError = ImageErrorPolicy.Skip });
+        _embedder = new ImageEmbedder(modelPath, options.Embedder with { OnError = ImageErrorPolicy.Skip }, logger);
         try
         {
-            Metric = _embedder.Metadata.Metric == "l2" ? DistanceMetric.SquaredL2 : DistanceMetric.Cosine;
+            Metric = _embedder.Metadata.DistanceMetric;
             _graph = graph ?? new HnswIndex(_embedder.Dimension, Metric, options.ToHnsw());
             _embeddings = embeddings ?? new EmbeddingStore(_embedder.Dimension);
             _nextKey = nextKey;
@@ -81,7 +78,7 @@ public sealed class ImageSearchIndex : IDisposable
     /// <summary>What the model says about itself.</summary>
     public EmbeddingModelMetadata ModelMetadata => _embedder.Metadata;
 
-    /// <summary>The distance results are ranked by (cosine distance for cosine models, squared L2 for L2 models).</summary>
+    /// <summary>The distance results are ranked by: the model's metric (cosine distance, squared L2 or inner-product distance).</summary>
     public DistanceMetric Metric { get; }
 
     /// <summary>Embedding dimension.</summary>
@@ -100,7 +97,11 @@ public sealed class ImageSearchIndex : IDisposable
     /// <exception cref="FileNotFoundException">The model does not exist.</exception>
     /// <exception cref="DirectoryNotFoundException">The gallery root does not exist.</exception>
     /// <exception cref="InvalidDataException">The model is not an ImageRetrieval ONNX model.</exception>
-    public static ImageSearchIndex Create(string modelPath, string galleryRoot, ImageSearchIndexOptions? options = null)
+    /// <param name="modelPath">The ONNX embedding model.</param>
+    /// <param name="galleryRoot">The folder that item paths are relative to.</param>
+    /// <param name="options">HNSW, embedder and threading settings; defaults when null.</param>
+    /// <param name="logger">Receives warnings (a requested GPU that is unavailable); none when null.</param>
+    public static ImageSearchIndex Create(string modelPath, string galleryRoot, ImageSearchIndexOptions? options = null, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
         ArgumentException.ThrowIfNullOrEmpty(galleryRoot);
@@ -112,7 +113,7 @@ public sealed class ImageSearchIndex : IDisposable
         {
             throw new DirectoryNotFoundException($"Gallery folder not found: '{galleryRoot}'.");
         }
-        return new ImageSearchIndex(modelPath, IndexManifest.Sha256Of(modelPath), galleryRoot, options ?? new ImageSearchIndexOptions(), null, null, 0);
+        return new ImageSearchIndex(modelPath, IndexManifest.Sha256Of(modelPath), galleryRoot, options ?? new ImageSearchIndexOptions(), null, null, 0, logger);
     }
 
     /// <summary>Opens a saved index.</summary>
@@ -120,8 +121,9 @@ public sealed class ImageSearchIndex : IDisposable
     /// <param name="modelPath">The model the index was built with (checked by SHA-256).</param>
     /// <param name="galleryRoot">Where the gallery is now; null uses the root recorded at save time.</param>
     /// <param name="embedderOptions">Embedder options (threads, batch size, GPU) for this session.</param>
+    /// <param name="logger">Receives warnings (a requested GPU that is unavailable); none when null.</param>
     /// <exception cref="InvalidDataException">The index is missing, corrupt, from a newer format, or was built with another model.</exception>
-    public static ImageSearchIndex Open(string indexDirectory, string modelPath, string? galleryRoot = null, ImageEmbedderOptions? embedderOptions = null)
+    public static ImageSearchIndex Open(string indexDirectory, string modelPath, string? galleryRoot = null, ImageEmbedderOptions? embedderOptions = null, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
         string folder = IndexDirectory.OpenCurrent(indexDirectory);
@@ -168,7 +170,7 @@ public sealed class ImageSearchIndex : IDisposable
         ImageSearchIndex? index = null;
         try
         {
-            index = new ImageSearchIndex(modelPath, sha, root, options, graph, embeddings, manifest.NextKey);
+            index = new ImageSearchIndex(modelPath, sha, root, options, graph, embeddings, manifest.NextKey, logger);
             if (graph.Dimension != manifest.Dimension || graph.Count != manifest.Count || index.Dimension != manifest.Dimension)
             {
                 throw new InvalidDataException($"Index '{folder}': the graph holds {graph.Count} vectors of {graph.Dimension}-d, the manifest says {manifest.Count} of {manifest.Dimension}-d, the model gives {index.Dimension}-d.");
@@ -252,7 +254,7 @@ public sealed class ImageSearchIndex : IDisposable
                     {
                         skipped.Add(new SkippedImage(sub.FullName, "symbolic link to a folder (not followed: it could loop or leave the gallery)"));
                     }
-                    else if (ImageExtensions.Contains(sub.Extension))
+                    else if (ImageDecoder.FileExtensions.Contains(sub.Extension))
                     {
                         skipped.Add(new SkippedImage(sub.FullName, "a folder named like an image"));
                     }
@@ -261,7 +263,7 @@ public sealed class ImageSearchIndex : IDisposable
                         subdirectories.Add(sub.FullName);
                     }
                 }
-                else if (ImageExtensions.Contains(entry.Extension))
+                else if (ImageDecoder.FileExtensions.Contains(entry.Extension))
                 {
                     files.Add(entry.FullName);
                 }
