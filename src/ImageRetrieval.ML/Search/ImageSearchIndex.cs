@@ -434,7 +434,7 @@ public sealed class ImageSearchIndex : IDisposable
                 var items = _items.Values.OrderBy(i => i.Key).ToList();
                 using (var stream = new FileStream(Path.Combine(folder, ItemsFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None))
                 {
-                    JsonSerializer.Serialize(stream, items.Select(ItemRecord.From).ToList(), IndexManifest.Json);
+                    JsonSerializer.Serialize(stream, items.Select(ItemRecord.From).ToList(), SearchJsonContext.Default.ListItemRecord);
                     stream.Flush(flushToDisk: true);
                 }
                 _embeddings.Write(Path.Combine(folder, EmbeddingStore.FileName));
@@ -605,7 +605,7 @@ public sealed class ImageSearchIndex : IDisposable
         try
         {
             using var stream = File.OpenRead(path);
-            records = JsonSerializer.Deserialize<List<ItemRecord>>(stream, IndexManifest.Json);
+            records = JsonSerializer.Deserialize(stream, SearchJsonContext.Default.ListItemRecord);
         }
         catch (JsonException e)
         {
@@ -634,7 +634,7 @@ public sealed class ImageSearchIndex : IDisposable
         return items;
     }
 
-    private sealed record ItemRecord(long Key, string Path, string? Label, Dictionary<string, string>? Metadata)
+    internal sealed record ItemRecord(long Key, string Path, string? Label, Dictionary<string, string>? Metadata)
     {
         public static ItemRecord From(IndexedImage item) =>
             new(item.Key, item.Path, item.Label, item.Metadata?.ToDictionary(p => p.Key, p => p.Value));
