@@ -15,4 +15,5 @@ namespace ImageRetrieval.ML.Search;
 [JsonSerializable(typeof(IndexManifest))]
 [JsonSerializable(typeof(List<ImageSearchIndex.ItemRecord>))]
 [JsonSerializable(typeof(CollectionManifest))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class SearchJsonContext : JsonSerializerContext;
