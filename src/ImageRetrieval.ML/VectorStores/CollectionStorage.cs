@@ -25,12 +25,12 @@ internal sealed partial class CollectionStorage : IDisposable
     private const string RecordsFileName = "records.json";
     private const int SampleSize = 256;
     private readonly ConcurrentDictionary<object, long> _ids = new();
-    private readonly ConcurrentDictionary<long, StoredRecord> _records = new();
+    private readonly RecordTable _records = new();
     private readonly HnswIndex[] _graphs;
     private readonly Lock _writeLock = new();
     private readonly OperationGate _gate = new();
-    private readonly HnswStoreSettings _settings;
     private readonly ILogger _logger;
+    private HnswStoreSettings _settings;
     private long _nextId;
 
     private CollectionStorage(string name, CollectionSchema schema, string? directory, HnswStoreSettings settings, ILogger logger, HnswIndex[]? graphs)
@@ -51,6 +51,13 @@ internal sealed partial class CollectionStorage : IDisposable
     public string? Directory { get; }
 
     public int Count => _records.Count;
+
+    /// <summary>The settings in force; the filtered-search benchmark switches the strategy threshold on one built graph.</summary>
+    internal HnswStoreSettings Settings
+    {
+        get => _settings;
+        set => _settings = value;
+    }
 
     /// <summary>Creates an empty collection; a persistent one is saved at once so that it exists on disk.</summary>
     public static CollectionStorage Create(string name, CollectionSchema schema, string? directory, HnswStoreSettings settings, ILogger logger)
@@ -119,7 +126,7 @@ internal sealed partial class CollectionStorage : IDisposable
     public bool TryGet(object key, out StoredRecord? record)
     {
         using var _ = _gate.Enter(this);
-        record = _ids.TryGetValue(key, out long id) && _records.TryGetValue(id, out StoredRecord? r) ? r : null;
+        record = _ids.TryGetValue(key, out long id) && _records.TryGet(id, out StoredRecord? r) ? r : null;
         return record is not null;
     }
 
@@ -127,7 +134,7 @@ internal sealed partial class CollectionStorage : IDisposable
     public List<StoredRecord> Snapshot()
     {
         using var _ = _gate.Enter(this);
-        return _records.Values.OrderBy(r => r.Id).ToList();
+        return _records.All().ToList();
     }
 
     /// <summary>Inserts or replaces records (by key) and, for a persistent collection, saves a new version before returning.</summary>
@@ -160,7 +167,7 @@ internal sealed partial class CollectionStorage : IDisposable
             foreach (var (key, data, vectors) in records)
             {
                 long id = _ids.GetOrAdd(key, _ => _nextId++);
-                _records[id] = new StoredRecord(id, key, data, vectors);
+                _records.Set(new StoredRecord(id, key, data, vectors));
                 for (int v = 0; v < vectors.Length; v++)
                 {
                     if (vectors[v] is float[] vector)
@@ -193,7 +200,7 @@ internal sealed partial class CollectionStorage : IDisposable
             {
                 if (_ids.TryRemove(key, out long id))
                 {
-                    _records.TryRemove(id, out StoredRecord? _);
+                    _records.Remove(id);
                     foreach (HnswIndex graph in _graphs)
                     {
                         graph.Remove(id);
@@ -224,41 +231,52 @@ internal sealed partial class CollectionStorage : IDisposable
             SearchExactly(vector, field.Metric, query, k, filter, results, cancellationToken);
             return results;
         }
-        Func<long, bool>? keyFilter = filter is null ? null : id => _records.TryGetValue(id, out StoredRecord? r) && filter.Matches(r);
+        Func<long, bool>? keyFilter = filter is null ? null : id => _records.TryGet(id, out StoredRecord? r) && filter.Matches(r!);
         int ef = Math.Max(efSearch ?? _settings.Hnsw.DefaultEfSearch, k);
         foreach (SearchHit hit in _graphs[vector].Search(query, k, ef, keyFilter, cancellationToken))
         {
             // A record deleted between the graph search and this lookup is dropped, never returned stale.
-            if (_records.TryGetValue(hit.Key, out StoredRecord? record))
+            if (_records.TryGet(hit.Key, out StoredRecord? record))
             {
-                results.Add((record, hit.Distance));
+                results.Add((record!, hit.Distance));
             }
         }
         return results;
     }
 
     /// <summary>
-    /// Whether a filtered search should scan the matching records rather than walk the graph: estimated from the first
-    /// <see cref="SampleSize"/> records in the map's (hash, so effectively scattered) order — deterministic for a given
-    /// set of ids, cheap, and exact for small collections.
+    /// Whether a filtered search should scan the matching records rather than walk the graph: true when the collection
+    /// is no larger than the threshold, or when the filter, applied to <see cref="SampleSize"/> records at evenly spaced
+    /// ids, estimates at most the threshold's number of matches. 0 never scans.
     /// </summary>
     private bool FewMatches(RecordFilter filter)
     {
-        int sampled = 0, matched = 0;
-        foreach (StoredRecord record in _records.Values)
+        int threshold = _settings.ExactFilteredSearchThreshold;
+        if (threshold <= 0)
         {
-            matched += filter.Matches(record) ? 1 : 0;
-            if (++sampled == SampleSize)
-            {
-                break;
-            }
+            return false;
         }
-        if (sampled == 0)
+        int count = _records.Count;
+        if (count <= threshold)
         {
             return true;
         }
-        double estimated = (double)matched / sampled * _records.Count;
-        return estimated <= _settings.ExactFilteredSearchThreshold;
+        // Ids are dense: probe evenly spaced slots (deterministic for a given set of records) until SampleSize hits.
+        int capacity = _records.Capacity;
+        int step = Math.Max(1, capacity / (SampleSize * 2));
+        int sampled = 0, matched = 0;
+        for (int start = 0; start < step && sampled < SampleSize; start++)
+        {
+            for (int id = start; id < capacity && sampled < SampleSize; id += step)
+            {
+                if (_records.At(id) is StoredRecord record)
+                {
+                    sampled++;
+                    matched += filter.Matches(record) ? 1 : 0;
+                }
+            }
+        }
+        return sampled == 0 || (double)matched / sampled * count <= threshold;
     }
 
     private void SearchExactly(int vector, DistanceMetric metric, ReadOnlySpan<float> query, int k, RecordFilter? filter, List<(StoredRecord, float)> results, CancellationToken cancellationToken)
@@ -270,14 +288,15 @@ internal sealed partial class CollectionStorage : IDisposable
             return c != 0 ? c : b.Id.CompareTo(a.Id);
         }));
         float queryNorm = metric == DistanceMetric.Cosine ? TensorPrimitives.Norm(query) : 1f;
-        int seen = 0;
-        foreach (StoredRecord record in _records.Values)
+        StoredRecord?[] slots = _records.Slots;
+        for (int i = 0; i < slots.Length; i++)
         {
-            if ((++seen & 1023) == 0)
+            if ((i & 4095) == 4095)
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
-            if (record.Vectors[vector] is not float[] v || (filter is not null && !filter.Matches(record)))
+            StoredRecord? record = Volatile.Read(ref slots[i]);
+            if (record?.Vectors[vector] is not float[] v || (filter is not null && !filter.Matches(record)))
             {
                 continue;
             }
@@ -340,7 +359,7 @@ internal sealed partial class CollectionStorage : IDisposable
         }
         IndexDirectory.CommitNewVersion(Directory, folder =>
         {
-            var records = _records.Values.OrderBy(r => r.Id).ToList();
+            var records = _records.All().ToList();
             WriteRecords(Path.Combine(folder, RecordsFileName), records);
             var files = new List<string> { RecordsFileName };
             for (int v = 0; v < _graphs.Length; v++)
@@ -418,10 +437,11 @@ internal sealed partial class CollectionStorage : IDisposable
                     throw new InvalidDataException($"'{path}': record {id} and the graph of vector property '{Schema.Vectors[v].StorageName}' disagree.");
                 }
             }
-            if (id < 0 || id >= manifest.NextId || !_ids.TryAdd(key, id) || !_records.TryAdd(id, new StoredRecord(id, key, data, recordVectors)))
+            if (id < 0 || id >= manifest.NextId || id > int.MaxValue || _records.TryGet(id, out _) || !_ids.TryAdd(key, id))
             {
                 throw new InvalidDataException($"'{path}': record id {id} or key '{key}' is out of range or repeated.");
             }
+            _records.Set(new StoredRecord(id, key, data, recordVectors));
             count++;
         }
         if (count != manifest.Count)

@@ -195,6 +195,15 @@ public sealed partial class HnswVectorStore : VectorStore
         }
     }
 
+    /// <summary>The open collection of that name, if any (for the benchmarks).</summary>
+    internal CollectionStorage? OpenCollection(string name)
+    {
+        lock (_sync)
+        {
+            return _open.GetValueOrDefault(name);
+        }
+    }
+
     internal CollectionStorage GetOrCreateStorage(string name, CollectionSchema schema)
     {
         lock (_sync)

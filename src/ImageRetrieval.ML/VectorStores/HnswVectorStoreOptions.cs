@@ -15,7 +15,7 @@ public sealed class HnswVectorStoreOptions
         /// Estimated matching records at or below which a filtered search scans the matching records exactly instead of
         /// walking the graph (see docs/vectordata.md, "Filtered search", for the measurement that chose it).
         /// </summary>
-        public const int ExactFilteredSearchThreshold = 2000;
+        public const int ExactFilteredSearchThreshold = 5000;
     }
 
     /// <summary>
