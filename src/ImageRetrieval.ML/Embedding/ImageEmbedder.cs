@@ -49,8 +49,19 @@ public sealed class ImageEmbedder : IDisposable
         using (SessionOptions sessionOptions = ExecutionProviders.CreateSessionOptions(
                    Options.GpuDeviceId, Options.FallbackToCpu, Options.IntraOpNumThreads, Options.InterOpNumThreads, logger, out ExecutionProviderInfo provider))
         {
+            try
+            {
+                _model = EmbeddingModel.Open(modelPath, sessionOptions, Options.ImageWidth, Options.ImageHeight, Options.ImageChannels, out _session);
+            }
+            catch (InvalidDataException e) when (provider.IsGpu && Options.FallbackToCpu && e.InnerException is OnnxRuntimeException cuda)
+            {
+                // The CUDA provider loaded but no session could be made on the device (a CUDA installation without a usable
+                // GPU, a driver too old): the CPU, as for a provider that does not load at all. A corrupt model fails again below.
+                provider = ExecutionProviders.SessionFallback(Options.GpuDeviceId!.Value, cuda, logger);
+                using SessionOptions cpu = ExecutionProviders.CreateSessionOptions(null, true, Options.IntraOpNumThreads, Options.InterOpNumThreads, logger, out _);
+                _model = EmbeddingModel.Open(modelPath, cpu, Options.ImageWidth, Options.ImageHeight, Options.ImageChannels, out _session);
+            }
             ExecutionProvider = provider;
-            _model = EmbeddingModel.Open(modelPath, sessionOptions, Options.ImageWidth, Options.ImageHeight, Options.ImageChannels, out _session);
         }
         try
         {
