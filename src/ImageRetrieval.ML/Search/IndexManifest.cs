@@ -14,7 +14,6 @@ internal sealed record IndexManifest
     public const string FileName = "manifest.json";
     public const string FormatName = "imageretrieval-index";
     public const int CurrentFormatVersion = 1;
-    private const long MaxManifestBytes = 16L << 20;
 
     public string Format { get; init; } = FormatName;
 
@@ -54,31 +53,8 @@ internal sealed record IndexManifest
     /// <exception cref="InvalidDataException">The manifest is missing, malformed, from a newer format, or a file does not match it.</exception>
     public static IndexManifest Read(string folder)
     {
+        IndexManifest manifest = ManifestChecksum.Read(folder, FileName, SearchJsonContext.Default.IndexManifest, m => m.Checksum, "index manifest");
         string path = Path.Combine(folder, FileName);
-        if (!File.Exists(path))
-        {
-            throw new InvalidDataException($"Index version '{folder}' has no {FileName}.");
-        }
-        long length = new FileInfo(path).Length;
-        if (length > MaxManifestBytes)
-        {
-            throw new InvalidDataException($"'{path}' is {length} bytes; a manifest is at most {MaxManifestBytes}.");
-        }
-        byte[] bytes = File.ReadAllBytes(path);
-        IndexManifest? manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize(bytes, SearchJsonContext.Default.IndexManifest);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"'{path}' is not a valid index manifest: {e.Message}", e);
-        }
-        if (manifest is null)
-        {
-            throw new InvalidDataException($"'{path}' is empty.");
-        }
-        ManifestChecksum.Verify(bytes, manifest.Checksum, path);
         manifest.Validate(path);
         VerifyFiles(manifest.Files, folder, path, FileName);
         return manifest;

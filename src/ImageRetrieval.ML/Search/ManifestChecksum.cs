@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace ImageRetrieval.ML.Search;
 
@@ -27,6 +29,43 @@ internal static class ManifestChecksum
         using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
         stream.Write(bytes);
         stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>
+    /// Reads a manifest: present, at most 16 MiB (checked before reading), valid JSON of <typeparamref name="T"/>, and
+    /// matching its own checksum. The caller validates the content.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Any of those fails; the message names the file and says what.</exception>
+    public static T Read<T>(string folder, string fileName, JsonTypeInfo<T> type, Func<T, string?> checksum, string kind)
+        where T : class
+    {
+        const long maxBytes = 16L << 20;
+        string path = Path.Combine(folder, fileName);
+        if (!File.Exists(path))
+        {
+            throw new InvalidDataException($"Version '{folder}' has no {fileName}.");
+        }
+        long length = new FileInfo(path).Length;
+        if (length > maxBytes)
+        {
+            throw new InvalidDataException($"'{path}' is {length} bytes; a manifest is at most {maxBytes}.");
+        }
+        byte[] bytes = File.ReadAllBytes(path);
+        T? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize(bytes, type);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a valid {kind}: {e.Message}", e);
+        }
+        if (manifest is null)
+        {
+            throw new InvalidDataException($"'{path}' is empty.");
+        }
+        Verify(bytes, checksum(manifest), path);
+        return manifest;
     }
 
     /// <exception cref="InvalidDataException">The checksum is missing, malformed, or does not match the bytes.</exception>

@@ -12,7 +12,6 @@ internal sealed record CollectionManifest
     public const string FileName = "collection.json";
     public const string FormatName = "imageretrieval-vectordata-collection";
     public const int CurrentFormatVersion = 1;
-    private const long MaxManifestBytes = 16L << 20;
 
     public string Format { get; init; } = FormatName;
 
@@ -51,30 +50,8 @@ internal sealed record CollectionManifest
     /// <exception cref="InvalidDataException">The manifest is missing, malformed, from a newer format, or a file does not match it.</exception>
     public static CollectionManifest Read(string folder)
     {
+        CollectionManifest manifest = ManifestChecksum.Read(folder, FileName, SearchJsonContext.Default.CollectionManifest, m => m.Checksum, "collection manifest");
         string path = Path.Combine(folder, FileName);
-        if (!File.Exists(path))
-        {
-            throw new InvalidDataException($"Collection version '{folder}' has no {FileName}.");
-        }
-        if (new FileInfo(path).Length > MaxManifestBytes)
-        {
-            throw new InvalidDataException($"'{path}' is larger than a manifest can be ({MaxManifestBytes} bytes).");
-        }
-        byte[] bytes = File.ReadAllBytes(path);
-        CollectionManifest? manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize(bytes, SearchJsonContext.Default.CollectionManifest);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"'{path}' is not a valid collection manifest: {e.Message}", e);
-        }
-        if (manifest is null)
-        {
-            throw new InvalidDataException($"'{path}' is empty.");
-        }
-        ManifestChecksum.Verify(bytes, manifest.Checksum, path);
         if (manifest.Format != FormatName)
         {
             throw new InvalidDataException($"'{path}' has format '{manifest.Format}', expected '{FormatName}'.");
