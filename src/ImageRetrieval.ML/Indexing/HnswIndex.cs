@@ -54,7 +54,13 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     private readonly double _levelMultiplier;
     private readonly double _compactionThreshold;
     private readonly DistanceMetric _metric;
-    private readonly delegate*<float*, float*, int, float> _distance;
+    private readonly VectorType _vectorType;
+    private readonly int _vectorBytes;    // bytes per stored vector (stride of the vector block)
+    private readonly int _queryBytes;     // bytes of a prepared query
+    // Distance between two stored vectors (inserts, neighbour selection, compaction) …
+    private readonly delegate*<byte*, byte*, int, float> _distance;
+    // … and between a prepared query and a stored vector (searches): the same kernel except for float16, whose query stays float32.
+    private readonly delegate*<byte*, byte*, int, float> _queryDistance;
     private readonly int _chunkShift;
     private readonly int _chunkMask;
     private readonly int _stride0;
@@ -112,9 +118,25 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         {
             throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown distance metric.");
         }
+        if (!Enum.IsDefined(options.VectorType))
+        {
+            throw new ArgumentOutOfRangeException("options.VectorType", options.VectorType, "Unknown vector type.");
+        }
         _dim = dimension;
         _metric = metric;
-        _distance = VectorDistance.For(metric);
+        _vectorType = options.VectorType;
+        _vectorBytes = QuantizedDistance.StoredBytes(_vectorType, dimension);
+        if (_vectorType == VectorType.Float32)
+        {
+            _distance = _queryDistance = VectorDistance.ForBytes(metric);
+            _queryBytes = _vectorBytes;
+        }
+        else
+        {
+            _distance = QuantizedDistance.Kernel(_vectorType, metric, query: false, QuantizedDistance.Best);
+            _queryDistance = QuantizedDistance.Kernel(_vectorType, metric, query: true, QuantizedDistance.Best);
+            _queryBytes = _vectorType == VectorType.Float16 ? dimension * sizeof(float) : _vectorBytes;
+        }
         _m = options.M;
         _maxM0 = 2 * options.M;
         _efConstruction = Math.Max(options.EfConstruction, options.M);
@@ -126,7 +148,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         _stride0 = 1 + _maxM0;
         _strideUpper = 1 + _m;
         // Chunks of about 4 MB of vectors, between 256 and 65,536 nodes.
-        _chunkShift = Math.Clamp(BitOperations.Log2((uint)Math.Max(1, (4 << 20) / (dimension * sizeof(float)))), 8, 16);
+        _chunkShift = Math.Clamp(BitOperations.Log2((uint)Math.Max(1, (4 << 20) / _vectorBytes)), 8, 16);
         _chunkMask = (1 << _chunkShift) - 1;
         _mapped = mapped;
     }
@@ -142,6 +164,12 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
 
     /// <summary>Beam width used while inserting.</summary>
     public int EfConstruction => _efConstruction;
+
+    /// <summary>How vectors are stored (<see cref="HnswOptions.VectorType"/>).</summary>
+    public VectorType VectorType => _vectorType;
+
+    /// <summary>Bytes one stored vector takes: 4·dim for float32, 2·dim for float16, dim + 4 for int8 (rounded up to a multiple of 4).</summary>
+    public int BytesPerVector => _vectorBytes;
 
     /// <inheritdoc/>
     public int Count => Volatile.Read(ref _liveCount);
@@ -160,7 +188,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     {
         get
         {
-            long perNode = (long)_dim * sizeof(float) + (long)_stride0 * sizeof(int) + sizeof(long) + 5 * sizeof(int) + IntPtr.Size;
+            long perNode = (long)_vectorBytes + (long)_stride0 * sizeof(int) + sizeof(long) + 5 * sizeof(int) + IntPtr.Size;
             long chunks = (long)Volatile.Read(ref _chunks).Length << _chunkShift;
             return chunks * perNode + Interlocked.Read(ref _upperInts) * sizeof(int) + (long)Count * 48;
         }
@@ -168,12 +196,15 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
 
     /// <summary>Bytes of the payload proper: vectors plus links (layer 0 and upper layers) of every slot in use.</summary>
     public long PayloadBytes =>
-        ((long)SlotCount * ((_dim * sizeof(float)) + (_stride0 * sizeof(int)))) + (Interlocked.Read(ref _upperInts) * sizeof(int));
+        ((long)SlotCount * (_vectorBytes + (_stride0 * sizeof(int)))) + (Interlocked.Read(ref _upperInts) * sizeof(int));
 
     /// <inheritdoc/>
     public bool Contains(long key) => _ids.ContainsKey(key);
 
-    /// <summary>Copies the vector stored under <paramref name="key"/> (unit length for <see cref="DistanceMetric.Cosine"/>) into <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Copies the vector stored under <paramref name="key"/> (unit length for <see cref="DistanceMetric.Cosine"/>; decoded
+    /// from float16 / int8 when the index stores those) into <paramref name="destination"/>.
+    /// </summary>
     /// <returns>Whether the key is live.</returns>
     internal bool TryGetVector(long key, Span<float> destination)
     {
@@ -183,8 +214,47 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             return false;
         }
         Chunk[] chunks = Volatile.Read(ref _chunks);
-        new ReadOnlySpan<float>(VectorPtr(chunks, id), _dim).CopyTo(destination);
+        Decode(VectorPtr(chunks, id), destination[.._dim]);
         return true;
+    }
+
+    private void Decode(byte* stored, Span<float> destination)
+    {
+        switch (_vectorType)
+        {
+            case VectorType.Float16:
+                QuantizedDistance.DecodeHalf(stored, destination);
+                break;
+            case VectorType.Int8:
+                QuantizedDistance.DecodeInt8(stored, destination);
+                break;
+            default:
+                new ReadOnlySpan<float>(stored, _dim).CopyTo(destination);
+                break;
+        }
+    }
+
+    /// <summary>Writes <paramref name="vector"/> (normalised first for cosine) in the stored form at <paramref name="destination"/>.</summary>
+    private void Encode(ReadOnlySpan<float> vector, byte* destination, Span<float> scratch)
+    {
+        if (_metric == DistanceMetric.Cosine)
+        {
+            vector.CopyTo(scratch);
+            VectorDistance.Normalize(scratch[.._dim]);
+            vector = scratch[.._dim];
+        }
+        switch (_vectorType)
+        {
+            case VectorType.Float16:
+                QuantizedDistance.EncodeHalf(vector, destination);
+                break;
+            case VectorType.Int8:
+                QuantizedDistance.EncodeInt8(vector, destination);
+                break;
+            default:
+                vector.CopyTo(new Span<float>(destination, _dim));
+                break;
+        }
     }
 
     // ------------------------------------------------------------------ insertion
@@ -272,6 +342,16 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         {
             throw new ArgumentException($"Key {key}: value {bad} of the vector is {vector[bad]}; vectors must be finite.", parameter);
         }
+        if (_vectorType == VectorType.Float16 && _metric != DistanceMetric.Cosine)
+        {
+            for (int i = 0; i < vector.Length; i++)
+            {
+                if (Math.Abs(vector[i]) > QuantizedDistance.HalfMax)
+                {
+                    throw new ArgumentException($"Key {key}: value {i} of the vector is {vector[i]}, beyond float16's ±{QuantizedDistance.HalfMax}; store float32 or scale the vectors.", parameter);
+                }
+            }
+        }
     }
 
     private static int IndexOfNonFinite(ReadOnlySpan<float> values)
@@ -331,7 +411,8 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             }
 
             SchedulePoint.Here();
-            InitNode(id, level, vector);
+            ctx.Prepare(_maxM0, _dim, _queryBytes, 0);
+            InitNode(id, level, vector, ctx.Scratch);
             Link(ctx, id, level);
 
             Chunk chunk = _chunks[id >> _chunkShift];
@@ -379,17 +460,12 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         }
     }
 
-    private void InitNode(int id, int level, ReadOnlySpan<float> vector)
+    private void InitNode(int id, int level, ReadOnlySpan<float> vector, Span<float> scratch)
     {
         Chunk c = _chunks[id >> _chunkShift];
         int local = id & _chunkMask;
         // Nothing can reach this slot yet: it is new, or recycled after every search that could stand on it ended.
-        var dest = new Span<float>(c.Vectors + (long)local * _dim, _dim);
-        vector.CopyTo(dest);
-        if (_metric == DistanceMetric.Cosine)
-        {
-            VectorDistance.Normalize(dest);
-        }
+        Encode(vector, c.Vectors + (long)local * _vectorBytes, scratch);
         int[]? oldUpper = c.Upper[local];
         if (oldUpper is not null)
         {
@@ -447,18 +523,18 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             int maxLevel = (int)(entry >> 32);
             int cur = (int)entry;
             Chunk[] chunks = Volatile.Read(ref _chunks);
-            float* q = VectorPtr(chunks, id);
-            ctx.Prepare(_maxM0, _dim, CapacityOf(chunks));
+            byte* q = VectorPtr(chunks, id);
+            ctx.Prepare(_maxM0, _dim, _queryBytes, CapacityOf(chunks));
             float curDist = _distance(q, VectorPtr(chunks, cur), _dim);
             for (int l = maxLevel; l > level; l--)
             {
-                (cur, curDist) = GreedyStep(ctx, chunks, q, cur, curDist, l);
+                (cur, curDist) = GreedyStep(ctx, chunks, q, cur, curDist, l, _distance);
             }
             for (int l = Math.Min(level, maxLevel); l >= 0; l--)
             {
                 SchedulePoint.Here();
                 SearchLayer(ctx, chunks, q, cur, curDist, l, _efConstruction, id, null, CancellationToken.None, construction: true,
-                            root: l == 0 ? (int)entry : -1);
+                            _distance, root: l == 0 ? (int)entry : -1);
                 int found = ctx.DrainResultsAscending();
                 if (found == 0)
                 {
@@ -504,7 +580,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             ascending.CopyTo(selected);
             return ascending.Length;
         }
-        float* b = VectorPtr(chunks, baseId);
+        byte* b = VectorPtr(chunks, baseId);
         int duplicateCap = Math.Max(2, max / 4);
         int count = 0, duplicates = 0;
         foreach (Candidate c in ascending)
@@ -513,7 +589,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             {
                 break;
             }
-            float* v = VectorPtr(chunks, c.Id);
+            byte* v = VectorPtr(chunks, c.Id);
             if (SameVector(v, b))
             {
                 if (duplicates < duplicateCap)
@@ -541,8 +617,8 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool SameVector(float* a, float* b) =>
-        new ReadOnlySpan<byte>(a, _dim * sizeof(float)).SequenceEqual(new ReadOnlySpan<byte>(b, _dim * sizeof(float)));
+    private bool SameVector(byte* a, byte* b) =>
+        new ReadOnlySpan<byte>(a, _vectorBytes).SequenceEqual(new ReadOnlySpan<byte>(b, _vectorBytes));
 
     /// <summary>Sorts candidates by distance, equal distances in a pseudo-random order that depends on the base node (deterministic).</summary>
     private static void OrderTies(Span<Candidate> ascending, int baseId)
@@ -588,7 +664,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             Span<Candidate> merged = ctx.Merge.AsSpan(0, existing + selected.Length);
             selected.CopyTo(merged);
             int n = selected.Length;
-            float* v = VectorPtr(chunks, id);
+            byte* v = VectorPtr(chunks, id);
             for (int j = 0; j < existing; j++)
             {
                 int other = list[1 + j];
@@ -646,7 +722,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             }
             else
             {
-                float* v = VectorPtr(chunks, s.Id);
+                byte* v = VectorPtr(chunks, s.Id);
                 Span<Candidate> cands = ctx.Merge.AsSpan(0, n + 1);
                 for (int j = 0; j < n; j++)
                 {
@@ -791,7 +867,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             }
             if (at < 0)
             {
-                float* v = VectorPtr(chunks, parent);
+                byte* v = VectorPtr(chunks, parent);
                 float farthest = float.NegativeInfinity;
                 for (int j = 0; j < n; j++)
                 {
@@ -946,7 +1022,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             {
                 return 0;
             }
-            ctx.Prepare(_maxM0, _dim, CapacityOf(chunks));
+            ctx.Prepare(_maxM0, _dim, _queryBytes, CapacityOf(chunks));
 
             // 1. Repair every list (of live nodes and of other tombstones) that links to a retiring node.
             for (int id = 0; id < slots; id++)
@@ -1033,7 +1109,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             return;
         }
         int max = level == 0 ? _maxM0 : _m;
-        float* v = VectorPtr(chunks, id);
+        byte* v = VectorPtr(chunks, id);
         Candidate[] cands = ctx.Merge;
         int count = 0;
         uint stamp = ctx.NextStamp();
@@ -1115,7 +1191,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         AddReverseLinks(ctx, chunks, id, level, fresh.AsSpan(0, gained));
     }
 
-    private void AddCandidate(Candidate[] cands, ref int count, int id, float* v, Chunk[] chunks)
+    private void AddCandidate(Candidate[] cands, ref int count, int id, byte* v, Chunk[] chunks)
     {
         if (count < cands.Length)
         {
@@ -1215,14 +1291,14 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         {
             return;
         }
-        float* q = VectorPtr(chunks, id);
+        byte* q = VectorPtr(chunks, id);
         int cur = (int)entry;
         float curDist = _distance(q, VectorPtr(chunks, cur), _dim);
         for (int l = (int)(entry >> 32); l > 0; l--)
         {
-            (cur, curDist) = GreedyStep(ctx, chunks, q, cur, curDist, l);
+            (cur, curDist) = GreedyStep(ctx, chunks, q, cur, curDist, l, _distance);
         }
-        SearchLayer(ctx, chunks, q, cur, curDist, 0, _efConstruction, id, null, CancellationToken.None, construction: true, root: (int)entry);
+        SearchLayer(ctx, chunks, q, cur, curDist, 0, _efConstruction, id, null, CancellationToken.None, construction: true, _distance, root: (int)entry);
         int found = ctx.DrainResultsAscending();
         Span<Candidate> nearest = ctx.Sorted.AsSpan(0, found);
         OrderTies(nearest, id);
@@ -1293,7 +1369,36 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
 
     /// <inheritdoc/>
     public int Search(ReadOnlySpan<float> query, Span<SearchHit> destination, int? efSearch = null, Func<long, bool>? filter = null,
-                      CancellationToken cancellationToken = default)
+                      CancellationToken cancellationToken = default) =>
+        SearchCore(query, destination, efSearch, filter, cancellationToken, originals: null, rerank: 0);
+
+    /// <summary>
+    /// Searches on the stored vectors (float16 / int8 distances are approximate), then re-ranks the best
+    /// <paramref name="rerank"/> candidates by their exact float32 distance to the query, computed from the caller's
+    /// original vectors; the hits carry those exact distances. Candidates for which <paramref name="originals"/> returns an
+    /// empty span keep their approximate distance. Allocation-free like the span overload of Search.
+    /// </summary>
+    /// <param name="query"><see cref="Dimension"/> values.</param>
+    /// <param name="destination">Receives up to <c>destination.Length</c> (= k) hits, nearest first.</param>
+    /// <param name="originals">Returns the original vector of a key (<see cref="Dimension"/> values), or an empty span. Called on the searching thread.</param>
+    /// <param name="efSearch">Beam width (null: the index default), raised to at least k.</param>
+    /// <param name="rerank">How many of the best candidates to re-rank (null: all ef of them); at least k.</param>
+    /// <param name="filter">Only keys for which this returns true are returned.</param>
+    /// <param name="cancellationToken">Aborts a long search.</param>
+    /// <returns>The number of hits written.</returns>
+    public int SearchAndRerank(ReadOnlySpan<float> query, Span<SearchHit> destination, OriginalVectorLookup originals, int? efSearch = null,
+                               int? rerank = null, Func<long, bool>? filter = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(originals);
+        if (rerank is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rerank), rerank, "rerank must be at least 1.");
+        }
+        return SearchCore(query, destination, efSearch, filter, cancellationToken, originals, rerank ?? int.MaxValue);
+    }
+
+    private int SearchCore(ReadOnlySpan<float> query, Span<SearchHit> destination, int? efSearch, Func<long, bool>? filter,
+                           CancellationToken cancellationToken, OriginalVectorLookup? originals, int rerank)
     {
         ValidateQuery(query);
         int k = destination.Length;
@@ -1318,24 +1423,23 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                 return 0;
             }
             Chunk[] chunks = Volatile.Read(ref _chunks);
-            ctx.Prepare(_maxM0, _dim, CapacityOf(chunks));
-            float[] qbuf = ctx.Query;
-            query.CopyTo(qbuf);
-            if (_metric == DistanceMetric.Cosine)
+            ctx.Prepare(_maxM0, _dim, _queryBytes, CapacityOf(chunks));
+            fixed (byte* q = ctx.Query)
             {
-                VectorDistance.Normalize(qbuf.AsSpan(0, _dim));
-            }
-            fixed (float* q = qbuf)
-            {
+                PrepareQuery(query, q, ctx.Scratch);
                 int cur = (int)entry;
-                float curDist = _distance(q, VectorPtr(chunks, cur), _dim);
+                float curDist = _queryDistance(q, VectorPtr(chunks, cur), _dim);
                 for (int l = (int)(entry >> 32); l > 0; l--)
                 {
-                    (cur, curDist) = GreedyStep(ctx, chunks, q, cur, curDist, l);
+                    (cur, curDist) = GreedyStep(ctx, chunks, q, cur, curDist, l, _queryDistance);
                 }
-                SearchLayer(ctx, chunks, q, cur, curDist, 0, ef, -1, filter, cancellationToken, construction: false, root: (int)entry);
+                SearchLayer(ctx, chunks, q, cur, curDist, 0, ef, -1, filter, cancellationToken, construction: false, _queryDistance, root: (int)entry);
             }
             int found = ctx.DrainResultsAscending();
+            if (originals is not null)
+            {
+                found = Rerank(ctx, chunks, query, found, Math.Max(k, rerank), originals);
+            }
             int n = Math.Min(found, k);
             SchedulePoint.Here();
             for (int i = 0; i < n; i++)
@@ -1349,6 +1453,69 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         {
             ctx.ExitSearch();
             SearchContext.Return(ctx);
+        }
+    }
+
+    /// <summary>Replaces the distances of the best <paramref name="count"/> sorted candidates by exact ones and re-sorts them; returns how many remain.</summary>
+    private int Rerank(SearchContext ctx, Chunk[] chunks, ReadOnlySpan<float> query, int found, int count, OriginalVectorLookup originals)
+    {
+        int n = Math.Min(found, count);
+        Span<float> q = ctx.Scratch.AsSpan(0, _dim);
+        query.CopyTo(q);
+        if (_metric == DistanceMetric.Cosine)
+        {
+            VectorDistance.Normalize(q);
+        }
+        Span<Candidate> best = ctx.Sorted.AsSpan(0, n);
+        fixed (float* pq = q)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                Candidate c = best[i];
+                ReadOnlySpan<float> original = originals(chunks[c.Id >> _chunkShift].Keys[c.Id & _chunkMask]);
+                if (original.Length == 0)
+                {
+                    continue;
+                }
+                if (original.Length != _dim)
+                {
+                    throw new ArgumentException($"The original vector has {original.Length} values; the index holds {_dim}-d vectors.", nameof(originals));
+                }
+                fixed (float* po = original)
+                {
+                    float d = _metric switch
+                    {
+                        DistanceMetric.SquaredL2 => VectorDistance.SquaredL2(pq, po, _dim),
+                        DistanceMetric.InnerProduct => 1f - VectorDistance.Dot(pq, po, _dim),
+                        _ => CosineDistance(pq, po, _dim),
+                    };
+                    best[i] = new Candidate(d, c.Id);
+                }
+            }
+        }
+        best.Sort(static (a, b) => a.Dist.CompareTo(b.Dist));
+        return n;
+    }
+
+    private static float CosineDistance(float* unitQuery, float* v, int dim)
+    {
+        float norm = MathF.Sqrt(VectorDistance.Dot(v, v, dim));
+        return norm > 0 ? 1f - (VectorDistance.Dot(unitQuery, v, dim) / norm) : 1f;
+    }
+
+    /// <summary>The query in the form <see cref="_queryDistance"/> takes: float32 (normalised for cosine) for float32 and float16 storage, quantised for int8.</summary>
+    private void PrepareQuery(ReadOnlySpan<float> query, byte* destination, Span<float> scratch)
+    {
+        if (_vectorType == VectorType.Int8)
+        {
+            Encode(query, destination, scratch);
+            return;
+        }
+        var q = new Span<float>(destination, _dim);
+        query.CopyTo(q);
+        if (_metric == DistanceMetric.Cosine)
+        {
+            VectorDistance.Normalize(q);
         }
     }
 
@@ -1366,7 +1533,8 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     }
 
     /// <summary>Greedy descent on one upper layer: move to the nearest neighbour until none is nearer.</summary>
-    private (int, float) GreedyStep(SearchContext ctx, Chunk[] chunks, float* q, int cur, float curDist, int level)
+    private (int, float) GreedyStep(SearchContext ctx, Chunk[] chunks, byte* q, int cur, float curDist, int level,
+                                    delegate*<byte*, byte*, int, float> distance)
     {
         int limit = ctx.Limit;
         Span<int> buf = ctx.Links;
@@ -1382,7 +1550,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                 {
                     continue;
                 }
-                float d = _distance(q, VectorPtr(chunks, cand), _dim);
+                float d = distance(q, VectorPtr(chunks, cand), _dim);
                 if (d < curDist)
                 {
                     curDist = d;
@@ -1402,8 +1570,9 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     /// <paramref name="ef"/> is at least the number of acceptable nodes (a small index, a selective filter).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void SearchLayer(SearchContext ctx, Chunk[] chunks, float* q, int entry, float entryDist, int level, int ef,
-                             int exclude, Func<long, bool>? filter, CancellationToken token, bool construction, int root = -1)
+    private void SearchLayer(SearchContext ctx, Chunk[] chunks, byte* q, int entry, float entryDist, int level, int ef,
+                             int exclude, Func<long, bool>? filter, CancellationToken token, bool construction,
+                             delegate*<byte*, byte*, int, float> distance, int root = -1)
     {
         uint[] visited = ctx.Visited;
         uint stamp = ctx.NextStamp();
@@ -1429,7 +1598,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         if (root >= 0 && (uint)root < (uint)limit && visited[root] != stamp)
         {
             visited[root] = stamp;
-            float rootDist = _distance(q, VectorPtr(chunks, root), _dim);
+            float rootDist = distance(q, VectorPtr(chunks, root), _dim);
             candidates.Push(-rootDist, root);
             if (construction || Acceptable(chunks, root, filter))
             {
@@ -1438,6 +1607,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             }
         }
         int shift = _chunkShift, mask = _chunkMask, dim = _dim;
+        long stride = _vectorBytes;
         int steps = 0;
         while (candidates.Count > 0)
         {
@@ -1463,9 +1633,9 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                 if (Sse.IsSupported && j + 1 < n && (uint)buf[j + 1] < (uint)limit)
                 {
                     int p = buf[j + 1];
-                    Sse.Prefetch0(chunks[p >> shift].Vectors + (long)(p & mask) * dim);
+                    Sse.Prefetch0(chunks[p >> shift].Vectors + (p & mask) * stride);
                 }
-                float d = _distance(q, chunks[next >> shift].Vectors + (long)(next & mask) * dim, dim);
+                float d = distance(q, chunks[next >> shift].Vectors + (next & mask) * stride, dim);
                 if (results.Count < ef || d < bound)
                 {
                     candidates.Push(-d, next);
@@ -1499,7 +1669,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     // ------------------------------------------------------------------ layout helpers
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private float* VectorPtr(Chunk[] chunks, int id) => chunks[id >> _chunkShift].Vectors + (long)(id & _chunkMask) * _dim;
+    private byte* VectorPtr(Chunk[] chunks, int id) => chunks[id >> _chunkShift].Vectors + (long)(id & _chunkMask) * _vectorBytes;
 
     private int FlagOf(Chunk[] chunks, int id) => Volatile.Read(ref chunks[id >> _chunkShift].Flags[id & _chunkMask]);
 
@@ -1613,7 +1783,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         chunks.CopyTo(grown, 0);
         for (int i = chunks.Length; i < needed; i++)
         {
-            grown[i] = Chunk.Allocate(1 << _chunkShift, _dim, _stride0);
+            grown[i] = Chunk.Allocate(1 << _chunkShift, _vectorBytes, _stride0);
         }
         Volatile.Write(ref _chunks, grown);
     }
@@ -1657,13 +1827,17 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
 
     // ------------------------------------------------------------------ types
 
+    /// <summary>Supplies the caller's original float32 vector of a key for <see cref="SearchAndRerank"/>, or an empty span when it has none.</summary>
+    /// <param name="key">A key returned by the index.</param>
+    public delegate ReadOnlySpan<float> OriginalVectorLookup(long key);
+
     [StructLayout(LayoutKind.Sequential)]
     internal readonly record struct Candidate(float Dist, int Id);
 
     /// <summary>One fixed-size block of nodes. Vectors and layer-0 links are native, 64-byte aligned; never moved.</summary>
     internal sealed class Chunk : IDisposable
     {
-        public float* Vectors;
+        public byte* Vectors;
         public int* Links0;
         public long[] Keys = [];
         public int[] Levels = [];
@@ -1675,12 +1849,12 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         private void* _owned0;
         private void* _owned1;
 
-        public static Chunk Allocate(int size, int dim, int stride0)
+        public static Chunk Allocate(int size, int vectorBytes, int stride0)
         {
             var c = new Chunk();
-            c._owned0 = NativeMemory.AlignedAlloc((nuint)((long)size * dim * sizeof(float)), 64);
+            c._owned0 = NativeMemory.AlignedAlloc((nuint)((long)size * vectorBytes), 64);
             c._owned1 = NativeMemory.AlignedAlloc((nuint)((long)size * stride0 * sizeof(int)), 64);
-            c.Vectors = (float*)c._owned0;
+            c.Vectors = (byte*)c._owned0;
             c.Links0 = (int*)c._owned1;
             new Span<int>(c.Links0, size * stride0).Clear();
             c.InitManaged(size);
@@ -1688,7 +1862,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         }
 
         /// <summary>A chunk whose vectors and links live in a memory-mapped file (not owned).</summary>
-        public static Chunk Mapped(float* vectors, int* links0, int size)
+        public static Chunk Mapped(byte* vectors, int* links0, int size)
         {
             var c = new Chunk { Vectors = vectors, Links0 = links0 };
             c.InitManaged(size);

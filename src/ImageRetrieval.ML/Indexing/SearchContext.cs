@@ -46,7 +46,10 @@ internal sealed class SearchContext
     /// <summary>Node ids at or above this are ignored (not yet covered by the visited array / chunk snapshot).</summary>
     public int Limit;
     public int[] Links = [];
-    public float[] Query = [];
+    /// <summary>The prepared query (float32, or the int8 stored form), pinned while a search runs.</summary>
+    public byte[] Query = [];
+    /// <summary>One vector of float scratch (cosine normalisation before encoding).</summary>
+    public float[] Scratch = [];
     public readonly CandidateHeap Candidates = new();
     public readonly CandidateHeap Results = new();
     public Candidate[] Sorted = new Candidate[64];
@@ -125,7 +128,7 @@ internal sealed class SearchContext
         return false;
     }
 
-    public void Prepare(int maxM0, int dim, int capacity)
+    public void Prepare(int maxM0, int dim, int queryBytes, int capacity)
     {
         if (Visited.Length < capacity)
         {
@@ -144,9 +147,13 @@ internal sealed class SearchContext
             Links2 = new int[maxM0 + 1];
             Queue = new int[8 * maxM0];
         }
-        if (Query.Length < dim)
+        if (Query.Length < queryBytes)
         {
-            Query = new float[dim];
+            Query = new byte[queryBytes];
+        }
+        if (Scratch.Length < dim)
+        {
+            Scratch = new float[dim];
         }
     }
 

@@ -14,7 +14,18 @@ internal static unsafe class VectorDistance
 {
     /// <summary>Squared L2 distance.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float SquaredL2(float* a, float* b, int n)
+    public static float SquaredL2(float* a, float* b, int n) => SquaredL2Core(a, b, n);
+
+    /// <summary>Squared L2 distance between two float32 vectors given as bytes (the HNSW index's storage-neutral kernel shape).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float SquaredL2Bytes(byte* a, byte* b, int n) => SquaredL2Core((float*)a, (float*)b, n);
+
+    /// <summary>Inner-product distance <c>1 − a·b</c> between two float32 vectors given as bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float InnerProductDistanceBytes(byte* a, byte* b, int n) => 1f - DotCore((float*)a, (float*)b, n);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SquaredL2Core(float* a, float* b, int n)
     {
         int i = 0;
         float sum = 0;
@@ -70,7 +81,10 @@ internal static unsafe class VectorDistance
 
     /// <summary>Dot product.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Dot(float* a, float* b, int n)
+    public static float Dot(float* a, float* b, int n) => DotCore(a, b, n);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float DotCore(float* a, float* b, int n)
     {
         int i = 0;
         float sum = 0;
@@ -121,6 +135,14 @@ internal static unsafe class VectorDistance
     {
         DistanceMetric.SquaredL2 => &SquaredL2,
         DistanceMetric.InnerProduct or DistanceMetric.Cosine => &InnerProductDistance,
+        _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown distance metric."),
+    };
+
+    /// <summary>The float32 kernel for a metric over byte pointers (see <see cref="QuantizedDistance.Kernel"/> for the compressed forms).</summary>
+    public static delegate*<byte*, byte*, int, float> ForBytes(DistanceMetric metric) => metric switch
+    {
+        DistanceMetric.SquaredL2 => &SquaredL2Bytes,
+        DistanceMetric.InnerProduct or DistanceMetric.Cosine => &InnerProductDistanceBytes,
         _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown distance metric."),
     };
 
