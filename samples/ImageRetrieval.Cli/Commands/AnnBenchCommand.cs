@@ -28,12 +28,15 @@ internal static class AnnBenchCommand
         var seed = new Option<int>("--seed") { Description = "Level-generator seed.", DefaultValueFactory = _ => 42 };
         var limitBase = new Option<int>("--limit-base") { Description = "Use only the first N base vectors.", DefaultValueFactory = _ => int.MaxValue };
         var limitQuery = new Option<int>("--limit-query") { Description = "Use only the first N queries.", DefaultValueFactory = _ => int.MaxValue };
+        var dtype = new Option<string>("--dtype") { Description = "Stored vector type: f32, f16 or i8 (int8, per-vector scale).", DefaultValueFactory = _ => "f32" };
+        dtype.AcceptOnlyFromAmong("f32", "f16", "i8");
+        var rerank = new Option<int>("--rerank") { Description = "Re-rank this many best candidates with the original float vectors (0: off; f16/i8 distances are otherwise approximate).", DefaultValueFactory = _ => 0 };
         var save = new Option<string?>("--save") { Description = "Save the built index here (and report load time)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object as the last line." };
 
         var command = new Command("ann-bench", "Build an HNSW index over base vectors and measure recall@k and single-threaded queries/s for each efSearch.")
         {
-            basePath, queryPath, gtPath, gtOut, k, metric, m, efConstruction, efSearch, threads, gtThreads, seed, limitBase, limitQuery, save, json,
+            basePath, queryPath, gtPath, gtOut, k, metric, m, efConstruction, efSearch, threads, gtThreads, seed, limitBase, limitQuery, dtype, rerank, save, json,
         };
         command.SetAction(parse => CliOutput.Run(() =>
         {
@@ -62,7 +65,7 @@ internal static class AnnBenchCommand
                     AnsiConsole.MarkupLine(text);
                 }
             }
-            Say($"{nb:N0} base and {nq:N0} query vectors of {dim}-d; metric {dm}; M = {parse.GetValue(m)}, efConstruction = {parse.GetValue(efConstruction)}, {parse.GetValue(threads)} build thread(s).");
+            Say($"{nb:N0} base and {nq:N0} query vectors of {dim}-d; metric {dm}; {parse.GetValue(dtype)} storage; M = {parse.GetValue(m)}, efConstruction = {parse.GetValue(efConstruction)}, {parse.GetValue(threads)} build thread(s).");
 
             // Ground truth.
             int[] gt;
@@ -105,7 +108,15 @@ internal static class AnnBenchCommand
             }
 
             // Build.
-            var options = new HnswOptions { M = parse.GetValue(m), EfConstruction = parse.GetValue(efConstruction), Seed = parse.GetValue(seed), InitialCapacity = nb };
+            VectorType vectorType = parse.GetValue(dtype) switch
+            {
+                "f16" => VectorType.Float16,
+                "i8" => VectorType.Int8,
+                _ => VectorType.Float32,
+            };
+            int rerankCount = parse.GetValue(rerank);
+            ArgumentOutOfRangeException.ThrowIfNegative(rerankCount, "--rerank");
+            var options = new HnswOptions { M = parse.GetValue(m), EfConstruction = parse.GetValue(efConstruction), Seed = parse.GetValue(seed), InitialCapacity = nb, VectorType = vectorType };
             using var index = new HnswIndex(dim, dm, options);
             var items = new (long, ReadOnlyMemory<float>)[nb];
             for (int i = 0; i < nb; i++)
@@ -132,9 +143,13 @@ internal static class AnnBenchCommand
 
             // Queries: single-threaded, allocation-free overload.
             var hits = new SearchHit[kk];
+            HnswIndex.OriginalVectorLookup originals = key => baseValues.AsSpan((int)key * dim, dim);
+            int Query(int i, int? ef) => rerankCount > 0
+                ? index.SearchAndRerank(queryValues.AsSpan(i * dim, dim), hits, originals, ef, rerankCount)
+                : index.Search(queryValues.AsSpan(i * dim, dim), hits, ef);
             for (int i = 0; i < Math.Min(nq, 500); i++)
             {
-                index.Search(queryValues.AsSpan(i * dim, dim), hits, efs.Length > 0 ? efs[0] : null);
+                Query(i, efs.Length > 0 ? efs[0] : null);
             }
             var runs = new List<AnnRun>();
             var table = new Table().AddColumns("ef", "recall@" + kk, "queries/s", "ms/query", "queries/CPU-s");
@@ -146,7 +161,7 @@ internal static class AnnBenchCommand
                 var watch = Stopwatch.StartNew();
                 for (int i = 0; i < nq; i++)
                 {
-                    int n = index.Search(queryValues.AsSpan(i * dim, dim), hits, ef);
+                    int n = Query(i, ef);
                     for (int j = 0; j < kk; j++)
                     {
                         results[(i * kk) + j] = j < n ? hits[j].Key : -1;
@@ -188,7 +203,7 @@ internal static class AnnBenchCommand
                     "imageretrieval-hnsw", nb, nq, dim, kk, parse.GetValue(metric)!, options.M, options.EfConstruction, parse.GetValue(threads),
                     Math.Round(buildSeconds, 3), Math.Round(buildCpuSeconds, 3), runs, Math.Round(peakMb, 1), Math.Round(indexMb, 1), Math.Round(payloadMb, 1),
                     Math.Round(datasetMb, 1), gtFile is null ? Math.Round(gtSeconds, 2) : null, loadSeconds is null ? null : Math.Round(loadSeconds.Value, 3),
-                    Environment.ProcessorCount));
+                    Environment.ProcessorCount, parse.GetValue(dtype)!, index.BytesPerVector, rerankCount));
             }
             return 0;
         }));
@@ -200,5 +215,5 @@ internal static class AnnBenchCommand
     private sealed record AnnBenchResult(string Library, int BaseCount, int QueryCount, int Dimension, int K, string Metric, int M,
                                          int EfConstruction, int BuildThreads, double BuildSeconds, double BuildCpuSeconds, List<AnnRun> Runs, double PeakMemoryMb,
                                          double IndexMemoryMb, double VectorsAndLinksMb, double DatasetMb, double? GroundTruthSeconds,
-                                         double? LoadSeconds, int ProcessorCount);
+                                         double? LoadSeconds, int ProcessorCount, string Dtype, int BytesPerVector, int Rerank);
 }

@@ -433,6 +433,7 @@ public sealed unsafe partial class HnswIndex
         _slotCount = slots;
         _liveCount = live;
         _deletedCount = deleted;
+        _everRemoved = deleted > 0 || free.Count > 0;
         _entry = h.EntryId == -1 ? -1 : Pack(h.MaxLevel, h.EntryId);
         long upper = 0;
         for (int id = 0; id < slots; id++)

@@ -14,18 +14,19 @@ internal static unsafe class VectorDistance
 {
     /// <summary>Squared L2 distance.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float SquaredL2(float* a, float* b, int n) => SquaredL2Core(a, b, n);
+    public static float SquaredL2(float* a, float* b, int n) => SquaredL2Inline(a, b, n);
 
     /// <summary>Squared L2 distance between two float32 vectors given as bytes (the HNSW index's storage-neutral kernel shape).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float SquaredL2Bytes(byte* a, byte* b, int n) => SquaredL2Core((float*)a, (float*)b, n);
+    public static float SquaredL2Bytes(byte* a, byte* b, int n) => SquaredL2Inline((float*)a, (float*)b, n);
 
     /// <summary>Inner-product distance <c>1 − a·b</c> between two float32 vectors given as bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float InnerProductDistanceBytes(byte* a, byte* b, int n) => 1f - DotCore((float*)a, (float*)b, n);
+    public static float InnerProductDistanceBytes(byte* a, byte* b, int n) => 1f - DotInline((float*)a, (float*)b, n);
 
+    /// <summary>Squared L2 for callers that want the loop inlined (the HNSW search loop).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float SquaredL2Core(float* a, float* b, int n)
+    internal static float SquaredL2Inline(float* a, float* b, int n)
     {
         int i = 0;
         float sum = 0;
@@ -81,10 +82,11 @@ internal static unsafe class VectorDistance
 
     /// <summary>Dot product.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Dot(float* a, float* b, int n) => DotCore(a, b, n);
+    public static float Dot(float* a, float* b, int n) => DotInline(a, b, n);
 
+    /// <summary>Dot product for callers that want the loop inlined.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float DotCore(float* a, float* b, int n)
+    internal static float DotInline(float* a, float* b, int n)
     {
         int i = 0;
         float sum = 0;
