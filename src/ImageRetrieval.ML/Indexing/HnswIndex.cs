@@ -60,7 +60,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     private readonly int _queryBytes;     // bytes of a prepared query
     // Distance between two stored vectors (inserts, neighbour selection, compaction) …
     private readonly delegate*<byte*, byte*, int, float> _distance;
-    // … and between a prepared query and a stored vector (searches): the same kernel except for float16, whose query stays float32.
+    // … and between a prepared query (float32) and a stored vector (searches): asymmetric for float16 and int8.
     private readonly delegate*<byte*, byte*, int, float> _queryDistance;
     private readonly int _chunkShift;
     private readonly int _chunkMask;
@@ -141,7 +141,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         {
             _distance = QuantizedDistance.Kernel(_vectorType, metric, query: false, QuantizedDistance.Best);
             _queryDistance = QuantizedDistance.Kernel(_vectorType, metric, query: true, QuantizedDistance.Best);
-            _queryBytes = _vectorType == VectorType.Float16 ? dimension * sizeof(float) : _vectorBytes;
+            _queryBytes = dimension * sizeof(float); // queries stay float32 (asymmetric kernels)
         }
         _m = options.M;
         _maxM0 = 2 * options.M;
@@ -1458,7 +1458,7 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
             ctx.Prepare(_maxM0, _dim, _queryBytes, CapacityOf(chunks));
             fixed (byte* q = ctx.Query)
             {
-                PrepareQuery(query, q, ctx.Scratch);
+                PrepareQuery(query, q);
                 int cur = (int)entry;
                 float curDist = _queryDistance(q, VectorPtr(chunks, cur), _dim);
                 for (int l = (int)(entry >> 32); l > 0; l--)
@@ -1535,14 +1535,9 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         return norm > 0 ? 1f - (VectorDistance.Dot(unitQuery, v, dim) / norm) : 1f;
     }
 
-    /// <summary>The query in the form <see cref="_queryDistance"/> takes: float32 (normalised for cosine) for float32 and float16 storage, quantised for int8.</summary>
-    private void PrepareQuery(ReadOnlySpan<float> query, byte* destination, Span<float> scratch)
+    /// <summary>The query in the form <see cref="_queryDistance"/> takes: float32, normalised for cosine.</summary>
+    private void PrepareQuery(ReadOnlySpan<float> query, byte* destination)
     {
-        if (_vectorType == VectorType.Int8)
-        {
-            Encode(query, destination, scratch);
-            return;
-        }
         var q = new Span<float>(destination, _dim);
         query.CopyTo(q);
         if (_metric == DistanceMetric.Cosine)

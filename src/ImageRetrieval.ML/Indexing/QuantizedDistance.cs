@@ -22,7 +22,8 @@ internal enum SimdWidth
 /// <para>Float16: values widen to float32 in registers by bit manipulation (sign-extend the 16 bits to 32, shift the
 /// exponent and mantissa into place, clear the replicated sign bits, multiply by 2¹¹²: exact for normal and subnormal
 /// halves; ±∞/NaN are never stored). The query side stays float32.</para>
-/// <para>Int8: layout per vector = <c>dim</c> signed codes, padding to 4 bytes, one float32 scale. With
+/// <para>Int8: layout per vector = <c>dim</c> signed codes, padding to 4 bytes, one float32 scale. Searches compare the
+/// float32 query with the codes (asymmetric: only the stored side is quantised); between two stored vectors (inserts), with
 /// <c>x̂ = s·c</c>: squared L2 = <c>sa²·Σca² + sb²·Σcb² − 2·sa·sb·Σca·cb</c> and the dot product = <c>sa·sb·Σca·cb</c>, where
 /// the three sums are exact int32 (|c| ≤ 127, dim ≤ 65536: ≤ 1.07e9) computed with 16-bit multiply-adds
 /// (<c>vpmaddwd</c> at 512 and 256 bits, widening multiplies on Vector128/NEON).</para>
@@ -140,6 +141,17 @@ internal static unsafe class QuantizedDistance
                 (false, false, SimdWidth.V256) => &Half256<HalfLoad, DotOp>,
                 (false, false, SimdWidth.V128) => &Half128<HalfLoad, DotOp>,
                 (false, false, _) => &HalfScalar<HalfLoad, DotOp>,
+            },
+            VectorType.Int8 when query => (l2, width) switch
+            {
+                (true, SimdWidth.V512) => &Int8Query512<L2Op>,
+                (true, SimdWidth.V256) => &Int8Query256<L2Op>,
+                (true, SimdWidth.V128) => &Int8Query128<L2Op>,
+                (true, _) => &Int8QueryScalar<L2Op>,
+                (false, SimdWidth.V512) => &Int8Query512<DotOp>,
+                (false, SimdWidth.V256) => &Int8Query256<DotOp>,
+                (false, SimdWidth.V128) => &Int8Query128<DotOp>,
+                (false, _) => &Int8QueryScalar<DotOp>,
             },
             VectorType.Int8 => (l2, width) switch
             {
@@ -466,6 +478,80 @@ internal static unsafe class QuantizedDistance
                 }
             }
         }
+    }
+
+    // Asymmetric int8: the float32 query against the stored codes (x̂ = s·c), so only the stored side carries
+    // quantisation error. Codes widen to int32 and convert to float in registers; L2 accumulates (q − s·c)², the dot
+    // product q·(s·c).
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Int8Query512<TOp>(byte* q, byte* b, int n) where TOp : struct, IOp
+    {
+        Vector512<float> scale = Vector512.Create(Unsafe.ReadUnaligned<float>(b + Int8ScaleOffset(n)));
+        int i = 0;
+        Vector512<float> s0 = default, s1 = default;
+        for (; i + 32 <= n; i += 32)
+        {
+            Vector512<float> c0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)b + i)));
+            Vector512<float> c1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)b + i + 16)));
+            s0 = TOp.Acc(Vector512.Load((float*)q + i), c0 * scale, s0);
+            s1 = TOp.Acc(Vector512.Load((float*)q + i + 16), c1 * scale, s1);
+        }
+        if (i + 16 <= n)
+        {
+            Vector512<float> c0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)b + i)));
+            s0 = TOp.Acc(Vector512.Load((float*)q + i), c0 * scale, s0);
+            i += 16;
+        }
+        return Int8QueryTail<TOp>(q, b, i, n, scale.ToScalar(), Vector512.Sum(s0 + s1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Int8Query256<TOp>(byte* q, byte* b, int n) where TOp : struct, IOp
+    {
+        Vector256<float> scale = Vector256.Create(Unsafe.ReadUnaligned<float>(b + Int8ScaleOffset(n)));
+        int i = 0;
+        Vector256<float> s0 = default, s1 = default;
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector128<sbyte> codes = Vector128.Load((sbyte*)b + i);
+            Vector256<float> c0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes));
+            Vector256<float> c1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(codes, 8)));
+            s0 = TOp.Acc(Vector256.Load((float*)q + i), c0 * scale, s0);
+            s1 = TOp.Acc(Vector256.Load((float*)q + i + 8), c1 * scale, s1);
+        }
+        return Int8QueryTail<TOp>(q, b, i, n, scale.ToScalar(), Vector256.Sum(s0 + s1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Int8Query128<TOp>(byte* q, byte* b, int n) where TOp : struct, IOp
+    {
+        Vector128<float> scale = Vector128.Create(Unsafe.ReadUnaligned<float>(b + Int8ScaleOffset(n)));
+        int i = 0;
+        Vector128<float> s0 = default, s1 = default;
+        for (; i + 8 <= n; i += 8)
+        {
+            // Portable widening (NEON sxtl / SSE4.1 pmovsx): 8 codes → two vectors of 4 floats.
+            Vector128<short> wide = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(b + i)).AsSByte());
+            Vector128<float> c0 = Vector128.ConvertToSingle(Vector128.WidenLower(wide));
+            Vector128<float> c1 = Vector128.ConvertToSingle(Vector128.WidenUpper(wide));
+            s0 = TOp.Acc(Vector128.Load((float*)q + i), c0 * scale, s0);
+            s1 = TOp.Acc(Vector128.Load((float*)q + i + 4), c1 * scale, s1);
+        }
+        return Int8QueryTail<TOp>(q, b, i, n, scale.ToScalar(), Vector128.Sum(s0 + s1));
+    }
+
+    private static float Int8QueryScalar<TOp>(byte* q, byte* b, int n) where TOp : struct, IOp =>
+        Int8QueryTail<TOp>(q, b, 0, n, Unsafe.ReadUnaligned<float>(b + Int8ScaleOffset(n)), 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Int8QueryTail<TOp>(byte* q, byte* b, int i, int n, float scale, float sum) where TOp : struct, IOp
+    {
+        for (; i < n; i++)
+        {
+            sum = TOp.Acc(((float*)q)[i], ((sbyte*)b)[i] * scale, sum);
+        }
+        return TOp.Finish(sum);
     }
 
     /// <summary>Squared L2 between two int8 vectors (stored form), clamped at 0 against rounding.</summary>
