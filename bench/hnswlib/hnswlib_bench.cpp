@@ -98,21 +98,24 @@ int main(int argc, char** argv) {
     index->setEf(efs[0]);
     for (size_t i = 0; i < std::min<size_t>(nq, 500); i++) index->searchKnn(queries.data() + i * dim, k);
     std::ostringstream runs;
-    // REPEAT=R times over the query set per ef (a longer, steadier timing; recall is counted once).
-    int repeat = getenv("REPEAT") ? atoi(getenv("REPEAT")) : 1;
+    // MIN_QUERY_SECONDS=S: repeat the query set per ef until S seconds have passed (steadier timing; recall from pass 1).
+    double min_seconds = getenv("MIN_QUERY_SECONDS") ? atof(getenv("MIN_QUERY_SECONDS")) : 0;
     for (size_t e = 0; e < efs.size(); e++) {
         index->setEf(efs[e]);
         std::vector<long> results(nq * k, -1);
         double c0 = cpu_seconds();
         auto w0 = std::chrono::steady_clock::now();
-        for (int r = 0; r < repeat; r++)
+        int passes = 0;
+        do {
             for (size_t i = 0; i < nq; i++) {
                 auto top = index->searchKnn(queries.data() + i * dim, k);
                 int j = (int)top.size() - 1;
-                while (!top.empty()) { results[i * k + j--] = (long)top.top().second; top.pop(); }
+                while (!top.empty()) { long id = (long)top.top().second; if (passes == 0) results[i * k + j] = id; j--; top.pop(); }
             }
-        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count() / repeat;
-        double cpu = (cpu_seconds() - c0) / repeat;
+            passes++;
+        } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count() < min_seconds);
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count() / passes;
+        double cpu = (cpu_seconds() - c0) / passes;
         long hit = 0;
         for (size_t i = 0; i < nq; i++)
             for (int j = 0; j < k; j++)

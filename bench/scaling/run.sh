@@ -19,6 +19,8 @@ OUT=$1; SIZES=$2; THREADS=${3:-1}
 VARIANTS=${4:-"ours-f32 ours-f16 ours-i8 usearch-f32 usearch-f16 usearch-i8 hnswlib-f32"}
 DATA=${DATA:-/tmp/quant-data}
 EFS=${EFS:-10,12,16,20,24,32,40,48,64,96,128,192,256}
+QS=${MIN_QUERY_SECONDS:-1}   # each ef's query set is repeated for at least this long (process CPU time is tick-grained)
+export MIN_QUERY_SECONDS=$QS
 mkdir -p "$DATA"
 # Binaries are copied to $BIN first, so that rebuilding the checkout while a long run goes on cannot change them mid-run.
 BIN=${BIN:-$(mktemp -d /tmp/ann-scaling-bin.XXXX)}
@@ -43,11 +45,11 @@ for sd in $SIZES; do
     echo "$(date -u +%H:%M:%S) $n x $dim $v" >&2
     case $v in
       ours-i8) "$IMGRET" ann-bench --base "$p.base.fvecs" --query "$p.query.fvecs" --gt "$p.gt.ivecs" --k 10 --m 16 --ef-construction 200 \
-                 --ef-search "$EFS" --threads "$THREADS" --dtype i8 --rerank 1000 --json | tail -1 | tag "$v" "$n" "$dim" >> "$OUT" ;;
+                 --ef-search "$EFS" --threads "$THREADS" --dtype i8 --rerank 1000 --min-query-seconds "$QS" --json | tail -1 | tag "$v" "$n" "$dim" >> "$OUT" ;;
       ours-*)  "$IMGRET" ann-bench --base "$p.base.fvecs" --query "$p.query.fvecs" --gt "$p.gt.ivecs" --k 10 --m 16 --ef-construction 200 \
-                 --ef-search "$EFS" --threads "$THREADS" --dtype "${v#ours-}" --json | tail -1 | tag "$v" "$n" "$dim" >> "$OUT" ;;
+                 --ef-search "$EFS" --threads "$THREADS" --dtype "${v#ours-}" --min-query-seconds "$QS" --json | tail -1 | tag "$v" "$n" "$dim" >> "$OUT" ;;
       usearch-*) "$SCALING" usearch --base "$p.base.fvecs" --query "$p.query.fvecs" --gt "$p.gt.ivecs" --k 10 --m 16 --ef-construction 200 \
-                 --ef-search "$EFS" --threads "$THREADS" --dtype "${v#usearch-}" | tail -1 | tag "$v" "$n" "$dim" >> "$OUT" ;;
+                 --ef-search "$EFS" --threads "$THREADS" --dtype "${v#usearch-}" --min-query-seconds "$QS" | tail -1 | tag "$v" "$n" "$dim" >> "$OUT" ;;
       hnswlib-f32) "$HNSWLIB" "$p.base.fvecs" "$p.query.fvecs" "$p.gt.ivecs" 16 200 "$EFS" "$THREADS" 10 | tail -1 | tag "$v" "$n" "$dim" >> "$OUT" ;;
     esac
   done

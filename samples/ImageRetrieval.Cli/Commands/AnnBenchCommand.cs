@@ -31,12 +31,13 @@ internal static class AnnBenchCommand
         var dtype = new Option<string>("--dtype") { Description = "Stored vector type: f32, f16 or i8 (int8, per-vector scale).", DefaultValueFactory = _ => "f32" };
         dtype.AcceptOnlyFromAmong("f32", "f16", "i8");
         var rerank = new Option<int>("--rerank") { Description = "Also sweep with the best N candidates re-ranked by the original float vectors (0: off); reported as reranked_runs.", DefaultValueFactory = _ => 0 };
+        var minSeconds = new Option<double>("--min-query-seconds") { Description = "Repeat the query set for each ef until this many seconds have passed (steadier timings; recall is counted on the first pass).", DefaultValueFactory = _ => 0 };
         var save = new Option<string?>("--save") { Description = "Save the built index here (and report load time)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object as the last line." };
 
         var command = new Command("ann-bench", "Build an HNSW index over base vectors and measure recall@k and single-threaded queries/s for each efSearch.")
         {
-            basePath, queryPath, gtPath, gtOut, k, metric, m, efConstruction, efSearch, threads, gtThreads, seed, limitBase, limitQuery, dtype, rerank, save, json,
+            basePath, queryPath, gtPath, gtOut, k, metric, m, efConstruction, efSearch, threads, gtThreads, seed, limitBase, limitQuery, dtype, rerank, minSeconds, save, json,
         };
         command.SetAction(parse => CliOutput.Run(() =>
         {
@@ -162,16 +163,25 @@ internal static class AnnBenchCommand
                 var results = new long[nq * kk];
                 TimeSpan cpu0 = Environment.CpuUsage.TotalTime;
                 var watch = Stopwatch.StartNew();
-                for (int i = 0; i < nq; i++)
+                int passes = 0;
+                do
                 {
-                    int n = Query(i, ef);
-                    for (int j = 0; j < kk; j++)
+                    for (int i = 0; i < nq; i++)
                     {
-                        results[(i * kk) + j] = j < n ? hits[j].Key : -1;
+                        int n = Query(i, ef);
+                        if (passes == 0)
+                        {
+                            for (int j = 0; j < kk; j++)
+                            {
+                                results[(i * kk) + j] = j < n ? hits[j].Key : -1;
+                            }
+                        }
                     }
+                    passes++;
                 }
-                double seconds = watch.Elapsed.TotalSeconds;
-                double cpuSeconds = (Environment.CpuUsage.TotalTime - cpu0).TotalSeconds;
+                while (watch.Elapsed.TotalSeconds < parse.GetValue(minSeconds));
+                double seconds = watch.Elapsed.TotalSeconds / passes;
+                double cpuSeconds = (Environment.CpuUsage.TotalTime - cpu0).TotalSeconds / passes;
                 for (int i = 0; i < nq; i++)
                 {
                     ReadOnlySpan<int> truth = gt.AsSpan(i * gtDim, kk);
