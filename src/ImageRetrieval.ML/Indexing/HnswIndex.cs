@@ -1751,10 +1751,13 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
                     candidates.Push(-d, next);
                     if (acceptAll || Acceptable(chunks, next, filter))
                     {
-                        results.Push(d, next);
-                        if (results.Count > ef)
+                        if (results.Count < ef)
                         {
-                            results.Pop();
+                            results.Push(d, next);
+                        }
+                        else
+                        {
+                            results.ReplaceTop(d, next); // full: the farthest leaves, the new one enters (d < bound)
                         }
                         bound = results.Top.Dist;
                     }

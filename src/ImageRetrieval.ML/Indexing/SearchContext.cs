@@ -220,10 +220,24 @@ internal sealed class CandidateHeap
 
     public Candidate Pop()
     {
-        Candidate[] items = _items;
-        Candidate top = items[0];
-        Candidate last = items[--_count];
+        Candidate top = _items[0];
+        Candidate last = _items[--_count];
+        if (_count > 0)
+        {
+            SiftDown(last);
+        }
+        return top;
+    }
+
+    /// <summary>Pop followed by Push in one sift (the result heap when it is full and a nearer node arrives).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void ReplaceTop(float dist, int id) => SiftDown(new Candidate(dist, id));
+
+    /// <summary>Places <paramref name="item"/> from the root down: the hole at the root moves to the larger child while that child is larger.</summary>
+    private void SiftDown(Candidate item)
+    {
         int n = _count;
+        ref Candidate items = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_items);
         int i = 0;
         while (true)
         {
@@ -232,18 +246,19 @@ internal sealed class CandidateHeap
             {
                 break;
             }
-            if (child + 1 < n && items[child + 1].Dist > items[child].Dist)
+            ref Candidate c = ref System.Runtime.CompilerServices.Unsafe.Add(ref items, child);
+            if (child + 1 < n && System.Runtime.CompilerServices.Unsafe.Add(ref items, child + 1).Dist > c.Dist)
             {
                 child++;
+                c = ref System.Runtime.CompilerServices.Unsafe.Add(ref items, child);
             }
-            if (items[child].Dist <= last.Dist)
+            if (c.Dist <= item.Dist)
             {
                 break;
             }
-            items[i] = items[child];
+            System.Runtime.CompilerServices.Unsafe.Add(ref items, i) = c;
             i = child;
         }
-        items[i] = last;
-        return top;
+        System.Runtime.CompilerServices.Unsafe.Add(ref items, i) = item;
     }
 }
