@@ -138,9 +138,17 @@ static int SearchMapped(Options o)
         runs,
         peak_memory_mb = Math.Round(process.PeakWorkingSet64 / 1048576.0, 1),
         rss_end_mb = Math.Round(Rss() / 1048576.0, 1),
+        // Resident memory split as the kernel counts it: anonymous (heap, runtime, copied per-node arrays) vs pages of
+        // the mapped file (clean page cache, evictable under memory pressure, shared with other processes).
+        rss_anon_mb = Math.Round(Status("RssAnon") / 1024.0, 1),
+        rss_file_mb = Math.Round(Status("RssFile") / 1024.0, 1),
     }));
     return 0;
 }
+
+static long Status(string field) =>
+    long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal))
+        .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
 
 static long Rss() => long.Parse(File.ReadAllText("/proc/self/statm").Split(' ')[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
 

@@ -1616,10 +1616,62 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
         {
             SearchLayer<Float32Dot>(ctx, chunks, q, entry, entryDist, level, ef, exclude, filter, token, construction, distance, root);
         }
+        else if (!construction) // searches use _queryDistance
+        {
+            // Searches on compressed vectors: the asymmetric kernels inlined too (inserts compare stored with stored through the pointer).
+            bool l2 = _metric == DistanceMetric.SquaredL2;
+            if (_vectorType == VectorType.Int8)
+            {
+                if (l2)
+                {
+                    SearchLayer<Int8L2>(ctx, chunks, q, entry, entryDist, level, ef, exclude, filter, token, construction, distance, root);
+                }
+                else
+                {
+                    SearchLayer<Int8Dot>(ctx, chunks, q, entry, entryDist, level, ef, exclude, filter, token, construction, distance, root);
+                }
+            }
+            else if (l2)
+            {
+                SearchLayer<HalfL2>(ctx, chunks, q, entry, entryDist, level, ef, exclude, filter, token, construction, distance, root);
+            }
+            else
+            {
+                SearchLayer<HalfDot>(ctx, chunks, q, entry, entryDist, level, ef, exclude, filter, token, construction, distance, root);
+            }
+        }
         else
         {
             SearchLayer<ByPointer>(ctx, chunks, q, entry, entryDist, level, ef, exclude, filter, token, construction, distance, root);
         }
+    }
+
+    private readonly struct Int8L2 : IKernel
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Distance(delegate*<byte*, byte*, int, float> pointer, byte* a, byte* b, int dim) =>
+            QuantizedDistance.QueryInline(VectorType.Int8, l2: true, a, b, dim);
+    }
+
+    private readonly struct Int8Dot : IKernel
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Distance(delegate*<byte*, byte*, int, float> pointer, byte* a, byte* b, int dim) =>
+            QuantizedDistance.QueryInline(VectorType.Int8, l2: false, a, b, dim);
+    }
+
+    private readonly struct HalfL2 : IKernel
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Distance(delegate*<byte*, byte*, int, float> pointer, byte* a, byte* b, int dim) =>
+            QuantizedDistance.QueryInline(VectorType.Float16, l2: true, a, b, dim);
+    }
+
+    private readonly struct HalfDot : IKernel
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Distance(delegate*<byte*, byte*, int, float> pointer, byte* a, byte* b, int dim) =>
+            QuantizedDistance.QueryInline(VectorType.Float16, l2: false, a, b, dim);
     }
 
     /// <summary>A distance kernel the JIT can inline into <see cref="SearchLayer{TKernel}"/> (or the pointer call).</summary>

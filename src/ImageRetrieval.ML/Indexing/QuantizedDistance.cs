@@ -168,6 +168,38 @@ internal static unsafe class QuantizedDistance
         };
     }
 
+    /// <summary>The search kernel (float32 query × stored form) at the best width, for callers that inline it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float QueryInline(VectorType type, bool l2, byte* q, byte* b, int n)
+    {
+        // type, l2 and Best are constants where this is inlined (generic struct callers), so one branch remains.
+        if (type == VectorType.Int8)
+        {
+            return (Best, l2) switch
+            {
+                (SimdWidth.V512, true) => Int8Query512<L2Op>(q, b, n),
+                (SimdWidth.V512, false) => Int8Query512<DotOp>(q, b, n),
+                (SimdWidth.V256, true) => Int8Query256<L2Op>(q, b, n),
+                (SimdWidth.V256, false) => Int8Query256<DotOp>(q, b, n),
+                (SimdWidth.V128, true) => Int8Query128<L2Op>(q, b, n),
+                (SimdWidth.V128, false) => Int8Query128<DotOp>(q, b, n),
+                (_, true) => Int8QueryScalar<L2Op>(q, b, n),
+                _ => Int8QueryScalar<DotOp>(q, b, n),
+            };
+        }
+        return (Best, l2) switch
+        {
+            (SimdWidth.V512, true) => Half512<FloatLoad, L2Op>(q, b, n),
+            (SimdWidth.V512, false) => Half512<FloatLoad, DotOp>(q, b, n),
+            (SimdWidth.V256, true) => Half256<FloatLoad, L2Op>(q, b, n),
+            (SimdWidth.V256, false) => Half256<FloatLoad, DotOp>(q, b, n),
+            (SimdWidth.V128, true) => Half128<FloatLoad, L2Op>(q, b, n),
+            (SimdWidth.V128, false) => Half128<FloatLoad, DotOp>(q, b, n),
+            (_, true) => HalfScalar<FloatLoad, L2Op>(q, b, n),
+            _ => HalfScalar<FloatLoad, DotOp>(q, b, n),
+        };
+    }
+
     // ------------------------------------------------------------------ float16 (and the float32 query side)
 
     /// <summary>Loads float32 lanes from either a float32 or a float16 array.</summary>
@@ -268,7 +300,7 @@ internal static unsafe class QuantizedDistance
     }
 
     /// <summary>Distance between <paramref name="a"/> (float32 or float16, per <typeparamref name="TA"/>) and the float16 vector <paramref name="b"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Half512<TA, TOp>(byte* a, byte* b, int n) where TA : struct, ILoad where TOp : struct, IOp
     {
         int i = 0;
@@ -291,7 +323,7 @@ internal static unsafe class QuantizedDistance
         return TOp.Finish(sum);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Half256<TA, TOp>(byte* a, byte* b, int n) where TA : struct, ILoad where TOp : struct, IOp
     {
         int i = 0;
@@ -314,7 +346,7 @@ internal static unsafe class QuantizedDistance
         return TOp.Finish(sum);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Half128<TA, TOp>(byte* a, byte* b, int n) where TA : struct, ILoad where TOp : struct, IOp
     {
         int i = 0;
@@ -484,7 +516,7 @@ internal static unsafe class QuantizedDistance
     // quantisation error. Codes widen to int32 and convert to float in registers; L2 accumulates (q − s·c)², the dot
     // product q·(s·c).
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Int8Query512<TOp>(byte* q, byte* b, int n) where TOp : struct, IOp
     {
         Vector512<float> scale = Vector512.Create(Unsafe.ReadUnaligned<float>(b + Int8ScaleOffset(n)));
@@ -506,7 +538,7 @@ internal static unsafe class QuantizedDistance
         return Int8QueryTail<TOp>(q, b, i, n, scale.ToScalar(), Vector512.Sum(s0 + s1));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Int8Query256<TOp>(byte* q, byte* b, int n) where TOp : struct, IOp
     {
         Vector256<float> scale = Vector256.Create(Unsafe.ReadUnaligned<float>(b + Int8ScaleOffset(n)));
@@ -523,7 +555,7 @@ internal static unsafe class QuantizedDistance
         return Int8QueryTail<TOp>(q, b, i, n, scale.ToScalar(), Vector256.Sum(s0 + s1));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Int8Query128<TOp>(byte* q, byte* b, int n) where TOp : struct, IOp
     {
         Vector128<float> scale = Vector128.Create(Unsafe.ReadUnaligned<float>(b + Int8ScaleOffset(n)));
