@@ -1,8 +1,9 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Summarises bench/scaling/run.sh output: medians over repeated runs, queries/s interpolated at fixed recall,
 memory per vector, and (with --plots DIR, python3-matplotlib) one recall-vs-queries/s plot per size and dimension.
 
-    python3 bench/scaling/summarize.py /tmp/quant-data/scaling.jsonl [--plots docs/img] > summary.md
+    /usr/bin/python3 bench/scaling/summarize.py /tmp/quant-data/scaling.jsonl [--plots docs/images] > summary.md
+(Debian's python3 with python3-matplotlib for the plots.)
 """
 import json
 import statistics
