@@ -9,12 +9,12 @@ namespace ImageRetrieval.ML.Indexing;
 
 /// <summary>
 /// Hierarchical Navigable Small World graph (Malkov &amp; Yashunin, 2016/2018) in pure C#: approximate
-/// k-nearest-neighbour search over float32 vectors.
+/// k-nearest-neighbour search over float32 vectors, stored as float32, float16 or int8 (<see cref="HnswOptions.VectorType"/>).
 /// </summary>
 /// <remarks>
 /// <para>Layout: nodes live in fixed-size chunks that never move once allocated (capacity grows by adding
 /// chunks, so searchers never see a reallocation). Per chunk, vectors are one contiguous 64-byte-aligned
-/// native block (stride = dimension) and layer-0 links another (stride = 1 + 2·M ints: count, ids);
+/// native block in their stored form (stride = <see cref="BytesPerVector"/>) and layer-0 links another (stride = 1 + 2·M ints: count, ids);
 /// upper layers are one small array per node that has them.</para>
 /// <para>Thread safety: every member may be called concurrently, including searches while other threads add,
 /// remove or compact. Writers take per-node spin locks (one at a time, so no deadlock) and a global lock only while
