@@ -59,10 +59,10 @@ def main():
     datasets = sorted({k[:4] for k in groups})
     for size, dim, data, threads in datasets:
         print(f"\n#### {size:,} × {dim}-d, {data}, {threads} build thread(s)\n")
-        print("| run | runs | build s (wall) | build CPU-s | peak RSS MB | index MB | bytes/vector | "
+        print("| run | runs | build s (wall) | build CPU-s | peak RSS MB | index MB | index B/vector | vectors+links B/vector | "
               + " | ".join(f"q/CPU-s @ {t}" for t in TARGETS) + " | " + " | ".join(f"q/s @ {t}" for t in TARGETS)
               + " | max recall |")
-        print("|---|---:|---:|---:|---:|---:|---:|" + "---:|" * (2 * len(TARGETS)) + "---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * (2 * len(TARGETS)) + "---:|")
         series = []
         for key in sorted(k for k in groups if k[:4] == (size, dim, data, threads)):
             rows = groups[key]
@@ -71,6 +71,8 @@ def main():
             build_cpu = statistics.median(r["build_cpu_seconds"] for r in rows)
             peak = statistics.median(r["peak_memory_mb"] for r in rows)
             index_mb = statistics.median(r.get("index_memory_mb") or 0 for r in rows)
+            payload = [r["vectors_and_links_mb"] for r in rows if r.get("vectors_and_links_mb")]
+            payload_b = fmt(statistics.median(payload) * 1048576 / size) if payload else "—"
             for which, label in (("runs", run), ("reranked_runs", run + " re-ranked")):
                 cpu_curve = median_curve(rows, "qps_cpu", which)
                 wall_curve = median_curve(rows, "qps", which)
@@ -79,7 +81,7 @@ def main():
                 series.append((label, cpu_curve))
                 cells = [fmt(qps_at(cpu_curve, t)) for t in TARGETS] + [fmt(qps_at(wall_curve, t)) for t in TARGETS]
                 print(f"| {label} | {len(rows)} | {build:.1f} | {build_cpu:.1f} | {peak:,.0f} | {index_mb:,.1f} | "
-                      f"{index_mb * 1048576 / size:,.0f} | " + " | ".join(cells) + f" | {max(c[1] for c in cpu_curve):.4f} |")
+                      f"{index_mb * 1048576 / size:,.0f} | {payload_b} | " + " | ".join(cells) + f" | {max(c[1] for c in cpu_curve):.4f} |")
         print("\nPer ef (median recall@10 / median queries per CPU-second):\n")
         efs = sorted({c[0] for _, curve in series for c in curve})
         print("| run | " + " | ".join(str(e) for e in efs) + " |")
@@ -87,7 +89,7 @@ def main():
         for label, curve in series:
             d = {c[0]: c for c in curve}
             print(f"| {label} | " + " | ".join(f"{d[e][1]:.3f} / {d[e][2]:,.0f}" if e in d else "" for e in efs) + " |")
-        if plots:
+        if plots and len(series) >= 3:  # a plot only where it says more than the table
             import matplotlib
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
