@@ -25,9 +25,9 @@ mkdir -p "$DATA"
 # Binaries are copied to $BIN first, so that rebuilding the checkout while a long run goes on cannot change them mid-run.
 BIN=${BIN:-$(mktemp -d /tmp/ann-scaling-bin.XXXX)}
 if [ ! -x "$BIN/cli/imgret" ]; then
-  dotnet build -c Release "$root/samples/ImageRetrieval.Cli" -v q -nologo >/dev/null
+  dotnet build -c Release "$root/src/ImageRetrieval.Cli" -v q -nologo >/dev/null
   dotnet build -c Release "$root/bench/AnnScaling" -v q -nologo >/dev/null
-  cp -r "$root/samples/ImageRetrieval.Cli/bin/Release/net10.0" "$BIN/cli"
+  cp -r "$root/src/ImageRetrieval.Cli/bin/Release/net10.0" "$BIN/cli"
   cp -r "$root/bench/AnnScaling/bin/Release/net10.0" "$BIN/scaling"
   # hnswlib 0.6.2 headers: apt-get install libhnswlib-dev
   g++ -O3 -march=native -DNDEBUG -std=c++17 -pthread "$root/bench/hnswlib/hnswlib_bench.cpp" -o "$BIN/hnswlib-bench"
