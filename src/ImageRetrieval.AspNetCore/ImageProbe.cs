@@ -24,6 +24,17 @@ internal static class ImageProbe
         return (codec.EncodedFormat.ToString().ToLowerInvariant(), codec.Info.Width, codec.Info.Height);
     }
 
+    /// <summary>The format whose signature the bytes start with (a header too damaged to read still has one), or null.</summary>
+    public static string? Signature(ReadOnlySpan<byte> bytes) => bytes switch
+    {
+        [0x89, (byte)'P', (byte)'N', (byte)'G', ..] => "png",
+        [0xFF, 0xD8, 0xFF, ..] => "jpeg",
+        [(byte)'G', (byte)'I', (byte)'F', (byte)'8', ..] => "gif",
+        [(byte)'B', (byte)'M', ..] => "bmp",
+        [(byte)'R', (byte)'I', (byte)'F', (byte)'F', _, _, _, _, (byte)'W', (byte)'E', (byte)'B', (byte)'P', ..] => "webp",
+        _ => null,
+    };
+
     /// <summary>A file extension for a recognised format (uploads are saved under a name the service chooses).</summary>
     public static string Extension(string format) => format switch
     {

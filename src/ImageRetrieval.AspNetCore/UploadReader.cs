@@ -125,6 +125,11 @@ internal static class UploadReader
         }
         if (ImageProbe.Read(bytes) is not var (format, width, height))
         {
+            if (ImageProbe.Signature(bytes) is string signed)
+            {
+                throw new ApiProblemException(Problems.Undecodable(
+                    $"{Capitalise(source)} ({bytes.Length} bytes) starts like a {signed} image but its header cannot be read: truncated or corrupt."));
+            }
             throw new ApiProblemException(Problems.NotAnImage(
                 $"{Capitalise(source)} ({bytes.Length} bytes) is not an image: no PNG, JPEG, GIF, BMP, WebP or ICO header."));
         }

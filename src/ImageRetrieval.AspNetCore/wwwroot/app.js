@@ -61,7 +61,6 @@ function render(hits) {
     button.dataset.key = hit.key;
     button.dataset.imageUrl = hit.imageUrl;
     const label = hit.label ?? "(no label)";
-    button.setAttribute("aria-label", `Result ${hit.rank}: ${label}, distance ${hit.distance.toFixed(3)}. Search with this image.`);
     const img = document.createElement("img");
     img.src = hit.thumbnailUrl;
     img.alt = "";
@@ -72,7 +71,10 @@ function render(hits) {
     const distance = document.createElement("span");
     distance.className = "distance";
     distance.textContent = `distance ${hit.distance.toFixed(3)}`;
-    button.append(img, name, distance);
+    const hint = document.createElement("span");
+    hint.className = "visually-hidden";
+    hint.textContent = " (search with this image)";
+    button.append(img, name, distance, hint);
     button.addEventListener("click", () => searchByResult(hit, label));
     li.append(button);
     return li;
