@@ -1,13 +1,7 @@
 using System.CommandLine;
-using System.Net;
 using ImageRetrieval.AspNetCore;
 using ImageRetrieval.Cli.Output;
 using ImageRetrieval.Cli.Services;
-using ImageRetrieval.ML.Search;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Spectre.Console;
 
 namespace ImageRetrieval.Cli.Commands;
 
@@ -47,28 +41,11 @@ internal static class ServeCommand
                 RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
             };
             api.Validate();
-            string listen = parse.GetValue(urls)!;
-            var settings = new ServeSettings(parse.GetValue(index)!, parse.GetValue(model), parse.GetValue(gallery), listen,
+            var settings = new ServeSettings(parse.GetValue(index)!, parse.GetValue(model), parse.GetValue(gallery), parse.GetValue(urls)!,
                 keyPath is null ? null : ServeHost.ReadApiKey(keyPath), api);
-            using WebApplication app = ServeHost.Build(settings);
-            var opened = app.Services.GetRequiredService<ImageSearchIndex>();   // opens the index now: errors before listening
-            app.Start();
-            AnsiConsole.MarkupLineInterpolated($"Serving [bold]{opened.Count}[/] images ({opened.ModelMetadata.Architecture}, {opened.Dimension}-d {opened.ModelMetadata.Metric}, {opened.ExecutionProvider}); {(settings.ApiKey is null ? "read-only" : "adding and removing with the API key")}.");
-            foreach (string url in app.Urls)
-            {
-                AnsiConsole.MarkupLineInterpolated($"  page [green]{url}/[/]   API {url}/api   OpenAPI {url}/openapi/v1.json");
-            }
-            if (!listen.Split(';').All(IsLoopback))
-            {
-                AnsiConsole.MarkupLine("[yellow]Listening beyond loopback: anyone who can reach this machine can search (and, with the key, change) the index.[/]");
-            }
-            AnsiConsole.MarkupLine("Press Ctrl+C to stop.");
-            app.WaitForShutdown();
+            ServeHost.Run(settings);
             return 0;
         }));
         return command;
     }
-
-    private static bool IsLoopback(string url) =>
-        Uri.TryCreate(url.Trim(), UriKind.Absolute, out Uri? uri) && (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out IPAddress? ip) && IPAddress.IsLoopback(ip)));
 }

@@ -1,9 +1,12 @@
+using System.Net;
 using ImageRetrieval.AspNetCore;
 using ImageRetrieval.ML.Search;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Spectre.Console;
 
 namespace ImageRetrieval.Cli.Services;
 
@@ -48,6 +51,28 @@ internal static class ServeHost
         app.MapImageRetrievalApi();
         return app;
     }
+
+    /// <summary>Builds the service, opens the index (errors surface before listening), listens, prints where, and waits for Ctrl+C.</summary>
+    public static void Run(ServeSettings settings)
+    {
+        using WebApplication app = Build(settings);
+        var opened = app.Services.GetRequiredService<ImageSearchIndex>();
+        app.Start();
+        AnsiConsole.MarkupLineInterpolated($"Serving [bold]{opened.Count}[/] images ({opened.ModelMetadata.Architecture}, {opened.Dimension}-d {opened.ModelMetadata.Metric}, {opened.ExecutionProvider}); {(settings.ApiKey is null ? "read-only" : "adding and removing with the API key")}.");
+        foreach (string url in app.Urls)
+        {
+            AnsiConsole.MarkupLineInterpolated($"  page [green]{url}/[/]   API {url}/api   OpenAPI {url}/openapi/v1.json");
+        }
+        if (!settings.Urls.Split(';').All(IsLoopback))
+        {
+            AnsiConsole.MarkupLine("[yellow]Listening beyond loopback: anyone who can reach this machine can search (and, with the key, change) the index.[/]");
+        }
+        AnsiConsole.MarkupLine("Press Ctrl+C to stop.");
+        app.WaitForShutdown();
+    }
+
+    private static bool IsLoopback(string url) =>
+        Uri.TryCreate(url.Trim(), UriKind.Absolute, out Uri? uri) && (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out IPAddress? ip) && IPAddress.IsLoopback(ip)));
 
     /// <summary>Reads an API key file: one line, at least 16 characters.</summary>
     public static string ReadApiKey(string path)
