@@ -343,7 +343,8 @@ public sealed class ImageEmbedder : IDisposable
     /// <summary>
     /// Items <c>[Start, Start + Count)</c> of a run have just been scored: <c>Vectors</c> holds their rows (zeros for a
     /// failed item) and <c>Failed(i)</c> says which failed. Called on the scoring thread, in order, while the next batch is
-    /// being decoded; what the callback does with a batch stays done if the run is cancelled later.
+    /// being decoded; a batch that finished scoring is handed over even if the run was cancelled meanwhile (the run then
+    /// stops before scoring the next), and what the callback does with it stays done.
     /// </summary>
     internal readonly record struct ScoredBatch(int Start, int Count, float[] Vectors, ImageDecodeException?[] Failures)
     {
@@ -367,6 +368,9 @@ public sealed class ImageEmbedder : IDisposable
             DecodeBatch(0, 0, count, decode, nameOf, failures, cancellationToken);
             for (int b = 0; b < batches; b++)
             {
+                // Checked before scoring, not after: a cancellation may have cut this batch's decoding short, and a batch
+                // that has been scored is always handed to the caller (cancelling keeps what was embedded).
+                cancellationToken.ThrowIfCancellationRequested();
                 int start = b * BatchSize;
                 int n = Math.Min(BatchSize, count - start);
                 ThrowOrCollect(start, n, nameOf, failures, errors);
@@ -395,7 +399,6 @@ public sealed class ImageEmbedder : IDisposable
                 {
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(next.Exception!.InnerException ?? next.Exception).Throw();
                 }
-                cancellationToken.ThrowIfCancellationRequested();
                 // Failed images were zero-filled before scoring; clear their vectors.
                 for (int i = start; i < start + n; i++)
                 {
