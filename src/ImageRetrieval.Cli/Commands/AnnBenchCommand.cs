@@ -212,7 +212,7 @@ internal static class AnnBenchCommand
                     "imageretrieval-hnsw", nb, nq, dim, kk, parse.GetValue(metric)!, options.M, options.EfConstruction, parse.GetValue(threads),
                     Math.Round(buildSeconds, 3), Math.Round(buildCpuSeconds, 3), runs, Math.Round(peakMb, 1), Math.Round(indexMb, 1), Math.Round(payloadMb, 1),
                     Math.Round(datasetMb, 1), gtFile is null ? Math.Round(gtSeconds, 2) : null, loadSeconds is null ? null : Math.Round(loadSeconds.Value, 3),
-                    Environment.ProcessorCount, parse.GetValue(dtype)!, index.BytesPerVector, rerankCount, rerankCount > 0 ? rerankedRuns : null));
+                    Environment.ProcessorCount, parse.GetValue(dtype)!, index.BytesPerVector, rerankCount, rerankCount > 0 ? rerankedRuns : null), CliJsonContext.Default.AnnBenchResult);
             }
             return 0;
         }));
@@ -220,13 +220,13 @@ internal static class AnnBenchCommand
     }
 
     /// <summary>One point of the ef sweep. JSON: <c>recall_at_k</c> is recall at the run's k; <c>recall_at_10</c> repeats it when k = 10 (scripts of earlier versions read that key).</summary>
-    private sealed record AnnRun(int Ef, [property: JsonIgnore] int K, double RecallAtK, double Qps, double QpsCpu)
+    internal sealed record AnnRun(int Ef, [property: JsonIgnore] int K, double RecallAtK, double Qps, double QpsCpu)
     {
         [JsonPropertyName("recall_at_10")]
         public double? RecallAt10 => K == 10 ? RecallAtK : null;
     }
 
-    private sealed record AnnBenchResult(string Library, int BaseCount, int QueryCount, int Dimension, int K, string Metric, int M,
+    internal sealed record AnnBenchResult(string Library, int BaseCount, int QueryCount, int Dimension, int K, string Metric, int M,
                                          int EfConstruction, int BuildThreads, double BuildSeconds, double BuildCpuSeconds, List<AnnRun> Runs, double PeakMemoryMb,
                                          double IndexMemoryMb, double VectorsAndLinksMb, double DatasetMb, double? GroundTruthSeconds,
                                          double? LoadSeconds, int ProcessorCount, string Dtype, int BytesPerVector, int Rerank,
