@@ -590,7 +590,14 @@ public sealed partial class ImageSearchIndex : IDisposable
         {
             return;
         }
-        _disposing.Cancel();
+        try
+        {
+            _disposing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // a concurrent Dispose got here first and has finished
+        }
         if (!_operations.CloseAndWait())
         {
             return;
