@@ -75,7 +75,7 @@ internal static class AnnBenchCommand
                     Math.Round(report.BuildSeconds, 3), Math.Round(report.BuildCpuSeconds, 3), [.. report.Runs.Select(r => AnnRun.From(r, kk))], Math.Round(peakMb, 1),
                     Math.Round(indexMb, 1), Math.Round(payloadMb, 1), Math.Round(datasetMb, 1), gtSeconds is null ? null : Math.Round(gtSeconds.Value, 2),
                     report.LoadSeconds is null ? null : Math.Round(report.LoadSeconds.Value, 3), Environment.ProcessorCount, parse.GetValue(dtype)!,
-                    report.BytesPerVector, options.Rerank, options.Rerank > 0 ? [.. report.RerankedRuns.Select(r => AnnRun.From(r, kk))] : null));
+                    report.BytesPerVector, options.Rerank, options.Rerank > 0 ? [.. report.RerankedRuns.Select(r => AnnRun.From(r, kk))] : null), CliJsonContext.Default.AnnBenchResult);
                 return 0;
             }
             AnsiConsole.MarkupLine($"Built in [green]{report.BuildSeconds:F2} s[/] ({report.BuildCpuSeconds:F2} s CPU).");
@@ -130,7 +130,7 @@ internal static class AnnBenchCommand
     }
 
     /// <summary>One point of the ef sweep. JSON: <c>recall_at_k</c> is recall at the run's k; <c>recall_at_10</c> repeats it when k = 10 (scripts of earlier versions read that key).</summary>
-    private sealed record AnnRun(int Ef, [property: JsonIgnore] int K, double RecallAtK, double Qps, double QpsCpu)
+    internal sealed record AnnRun(int Ef, [property: JsonIgnore] int K, double RecallAtK, double Qps, double QpsCpu)
     {
         public static AnnRun From(AnnBenchmarkRun run, int k) =>
             new(run.Ef, k, Math.Round(run.Recall, 4), Math.Round(run.QueriesPerSecond, 1), Math.Round(run.QueriesPerCpuSecond, 1));
@@ -139,7 +139,7 @@ internal static class AnnBenchCommand
         public double? RecallAt10 => K == 10 ? RecallAtK : null;
     }
 
-    private sealed record AnnBenchResult(string Library, int BaseCount, int QueryCount, int Dimension, int K, string Metric, int M,
+    internal sealed record AnnBenchResult(string Library, int BaseCount, int QueryCount, int Dimension, int K, string Metric, int M,
                                          int EfConstruction, int BuildThreads, double BuildSeconds, double BuildCpuSeconds, List<AnnRun> Runs, double PeakMemoryMb,
                                          double IndexMemoryMb, double VectorsAndLinksMb, double DatasetMb, double? GroundTruthSeconds,
                                          double? LoadSeconds, int ProcessorCount, string Dtype, int BytesPerVector, int Rerank,
