@@ -110,7 +110,7 @@ public static class ImageDecoder
         }
     }
 
-    private static byte[] ReadBounded(Stream stream, ImageDecodeOptions options, string source)
+    internal static byte[] ReadBounded(Stream stream, ImageDecodeOptions options, string source)
     {
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
