@@ -29,12 +29,16 @@ internal static class AnnBenchCommand
         var seed = new Option<int>("--seed") { Description = "Level-generator seed.", DefaultValueFactory = _ => new HnswOptions().Seed };
         var limitBase = new Option<int>("--limit-base") { Description = "Use only the first N base vectors.", DefaultValueFactory = _ => int.MaxValue };
         var limitQuery = new Option<int>("--limit-query") { Description = "Use only the first N queries.", DefaultValueFactory = _ => int.MaxValue };
+        var dtype = new Option<string>("--dtype") { Description = "Stored vector type: f32, f16 or i8 (int8, per-vector scale).", DefaultValueFactory = _ => "f32" };
+        dtype.AcceptOnlyFromAmong("f32", "f16", "i8");
+        var rerank = new Option<int>("--rerank") { Description = "Also sweep with the best N candidates re-ranked by the original float vectors (0: off); reported as reranked_runs.", DefaultValueFactory = _ => 0 };
+        var minSeconds = new Option<double>("--min-query-seconds") { Description = "Repeat the query set for each ef until this many seconds have passed (steadier timings; recall is counted on the first pass).", DefaultValueFactory = _ => 0 };
         var save = new Option<string?>("--save") { Description = "Save the built index here (and report load time)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object as the last line." };
 
         var command = new Command("ann-bench", "Build an HNSW index over base vectors and measure recall@k and single-threaded queries/s for each efSearch.")
         {
-            basePath, queryPath, gtPath, gtOut, k, metric, m, efConstruction, efSearch, threads, gtThreads, seed, limitBase, limitQuery, save, json,
+            basePath, queryPath, gtPath, gtOut, k, metric, m, efConstruction, efSearch, threads, gtThreads, seed, limitBase, limitQuery, dtype, rerank, minSeconds, save, json,
         };
         command.SetAction(parse => CliOutput.Run(() =>
         {
@@ -58,7 +62,7 @@ internal static class AnnBenchCommand
                     AnsiConsole.MarkupLine(text);
                 }
             }
-            Say($"{nb:N0} base and {nq:N0} query vectors of {dim}-d; metric {dm}; M = {parse.GetValue(m)}, efConstruction = {parse.GetValue(efConstruction)}, {parse.GetValue(threads)} build thread(s).");
+            Say($"{nb:N0} base and {nq:N0} query vectors of {dim}-d; metric {dm}; {parse.GetValue(dtype)} storage; M = {parse.GetValue(m)}, efConstruction = {parse.GetValue(efConstruction)}, {parse.GetValue(threads)} build thread(s).");
 
             // Ground truth.
             int[] gt;
@@ -101,7 +105,15 @@ internal static class AnnBenchCommand
             }
 
             // Build.
-            var options = new HnswOptions { M = parse.GetValue(m), EfConstruction = parse.GetValue(efConstruction), Seed = parse.GetValue(seed), InitialCapacity = nb };
+            VectorType vectorType = parse.GetValue(dtype) switch
+            {
+                "f16" => VectorType.Float16,
+                "i8" => VectorType.Int8,
+                _ => VectorType.Float32,
+            };
+            int rerankCount = parse.GetValue(rerank);
+            ArgumentOutOfRangeException.ThrowIfNegative(rerankCount, "--rerank");
+            var options = new HnswOptions { M = parse.GetValue(m), EfConstruction = parse.GetValue(efConstruction), Seed = parse.GetValue(seed), InitialCapacity = nb, VectorType = vectorType };
             using var index = new HnswIndex(dim, dm, options);
             var items = new (long, ReadOnlyMemory<float>)[nb];
             for (int i = 0; i < nb; i++)
@@ -128,28 +140,44 @@ internal static class AnnBenchCommand
 
             // Queries: single-threaded, allocation-free overload.
             var hits = new SearchHit[kk];
+            HnswIndex.OriginalVectorLookup originals = key => baseValues.AsSpan((int)key * dim, dim);
+            bool reranking = false;
+            int Query(int i, int? ef) => reranking
+                ? index.SearchAndRerank(queryValues.AsSpan(i * dim, dim), hits, originals, ef, rerankCount)
+                : index.Search(queryValues.AsSpan(i * dim, dim), hits, ef);
             for (int i = 0; i < Math.Min(nq, 500); i++)
             {
-                index.Search(queryValues.AsSpan(i * dim, dim), hits, efs.Length > 0 ? efs[0] : null);
+                Query(i, efs.Length > 0 ? efs[0] : null);
             }
             var runs = new List<AnnRun>();
+            var rerankedRuns = new List<AnnRun>();
             var table = new Table().AddColumns("ef", "recall@" + kk, "queries/s", "ms/query", "queries/CPU-s");
-            foreach (int ef in efs)
+            foreach ((int ef, bool withRerank) in efs.Select(e => (e, false)).Concat(rerankCount > 0 ? efs.Select(e => (e, true)) : []))
             {
+                reranking = withRerank;
                 long found = 0;
                 var results = new long[nq * kk];
                 TimeSpan cpu0 = Environment.CpuUsage.TotalTime;
                 var watch = Stopwatch.StartNew();
-                for (int i = 0; i < nq; i++)
+                int passes = 0;
+                do
                 {
-                    int n = index.Search(queryValues.AsSpan(i * dim, dim), hits, ef);
-                    for (int j = 0; j < kk; j++)
+                    for (int i = 0; i < nq; i++)
                     {
-                        results[(i * kk) + j] = j < n ? hits[j].Key : -1;
+                        int n = Query(i, ef);
+                        if (passes == 0)
+                        {
+                            for (int j = 0; j < kk; j++)
+                            {
+                                results[(i * kk) + j] = j < n ? hits[j].Key : -1;
+                            }
+                        }
                     }
+                    passes++;
                 }
-                double seconds = watch.Elapsed.TotalSeconds;
-                double cpuSeconds = (Environment.CpuUsage.TotalTime - cpu0).TotalSeconds;
+                while (watch.Elapsed.TotalSeconds < parse.GetValue(minSeconds));
+                double seconds = watch.Elapsed.TotalSeconds / passes;
+                double cpuSeconds = (Environment.CpuUsage.TotalTime - cpu0).TotalSeconds / passes;
                 for (int i = 0; i < nq; i++)
                 {
                     ReadOnlySpan<int> truth = gt.AsSpan(i * gtDim, kk);
@@ -164,8 +192,8 @@ internal static class AnnBenchCommand
                 }
                 double recall = (double)found / ((long)nq * kk);
                 double qps = nq / seconds;
-                runs.Add(new AnnRun(ef, kk, Math.Round(recall, 4), Math.Round(qps, 1), Math.Round(nq / cpuSeconds, 1)));
-                table.AddRow(ef.ToString(CultureInfo.InvariantCulture), recall.ToString("F4", CultureInfo.InvariantCulture),
+                (withRerank ? rerankedRuns : runs).Add(new AnnRun(ef, kk, Math.Round(recall, 4), Math.Round(qps, 1), Math.Round(nq / cpuSeconds, 1)));
+                table.AddRow(ef.ToString(CultureInfo.InvariantCulture) + (withRerank ? " (re-ranked)" : ""), recall.ToString("F4", CultureInfo.InvariantCulture),
                              qps.ToString("F0", CultureInfo.InvariantCulture), (1000 / qps).ToString("F3", CultureInfo.InvariantCulture), (nq / cpuSeconds).ToString("F0", CultureInfo.InvariantCulture));
             }
             using var process = Process.GetCurrentProcess();
@@ -184,7 +212,7 @@ internal static class AnnBenchCommand
                     "imageretrieval-hnsw", nb, nq, dim, kk, parse.GetValue(metric)!, options.M, options.EfConstruction, parse.GetValue(threads),
                     Math.Round(buildSeconds, 3), Math.Round(buildCpuSeconds, 3), runs, Math.Round(peakMb, 1), Math.Round(indexMb, 1), Math.Round(payloadMb, 1),
                     Math.Round(datasetMb, 1), gtFile is null ? Math.Round(gtSeconds, 2) : null, loadSeconds is null ? null : Math.Round(loadSeconds.Value, 3),
-                    Environment.ProcessorCount));
+                    Environment.ProcessorCount, parse.GetValue(dtype)!, index.BytesPerVector, rerankCount, rerankCount > 0 ? rerankedRuns : null));
             }
             return 0;
         }));
@@ -201,5 +229,6 @@ internal static class AnnBenchCommand
     private sealed record AnnBenchResult(string Library, int BaseCount, int QueryCount, int Dimension, int K, string Metric, int M,
                                          int EfConstruction, int BuildThreads, double BuildSeconds, double BuildCpuSeconds, List<AnnRun> Runs, double PeakMemoryMb,
                                          double IndexMemoryMb, double VectorsAndLinksMb, double DatasetMb, double? GroundTruthSeconds,
-                                         double? LoadSeconds, int ProcessorCount);
+                                         double? LoadSeconds, int ProcessorCount, string Dtype, int BytesPerVector, int Rerank,
+                                         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<AnnRun>? RerankedRuns);
 }

@@ -156,7 +156,7 @@ public sealed unsafe partial class HnswIndex
                     Problem($"entry point {e} is {(flag is Free or Retired ? "free or retired" : "not at its recorded level")}");
                 }
             }
-            ctx.Prepare(_maxM0, _dim, CapacityOf(chunks));
+            ctx.Prepare(_maxM0, _dim, _queryBytes, CapacityOf(chunks));
             List<int> unreachable = UnreachableLiveNodes(ctx, chunks, slots);
             if (unreachable.Count > 0)
             {

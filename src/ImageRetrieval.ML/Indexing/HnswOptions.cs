@@ -31,6 +31,12 @@ public sealed record HnswOptions
     /// <summary>Seed of the level generator: single-threaded builds with the same seed and input are identical.</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>
+    /// How vectors are stored: <see cref="Indexing.VectorType.Float32"/> (default), <see cref="Indexing.VectorType.Float16"/>
+    /// (half the memory) or <see cref="Indexing.VectorType.Int8"/> (a quarter, plus 4 bytes per vector). Recorded in saved files.
+    /// </summary>
+    public VectorType VectorType { get; init; } = VectorType.Float32;
+
     /// <summary>Nodes to reserve up front (capacity grows in fixed-size chunks without moving data).</summary>
     public int InitialCapacity { get; init; }
 

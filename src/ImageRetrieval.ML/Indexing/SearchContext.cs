@@ -16,7 +16,7 @@ internal sealed class SearchContext
     private static WeakReference<SearchContext>[] s_registry = [];
     private static long s_epoch = 1;
 
-    private uint _stamp;
+    private ushort _stamp;
 
     /// <summary>The global epoch when the search running on this context started; 0 while idle.</summary>
     private long _activeEpoch;
@@ -42,11 +42,15 @@ internal sealed class SearchContext
         }
     }
 
-    public uint[] Visited = [];
+    /// <summary>Visit stamps, 2 bytes per node (as hnswlib: 2 MB for a million nodes, so it stays in cache longer); cleared every 65,535 searches.</summary>
+    public ushort[] Visited = [];
     /// <summary>Node ids at or above this are ignored (not yet covered by the visited array / chunk snapshot).</summary>
     public int Limit;
     public int[] Links = [];
-    public float[] Query = [];
+    /// <summary>The prepared query (float32, or the int8 stored form), pinned while a search runs.</summary>
+    public byte[] Query = [];
+    /// <summary>One vector of float scratch (cosine normalisation before encoding).</summary>
+    public float[] Scratch = [];
     public readonly CandidateHeap Candidates = new();
     public readonly CandidateHeap Results = new();
     public Candidate[] Sorted = new Candidate[64];
@@ -125,12 +129,12 @@ internal sealed class SearchContext
         return false;
     }
 
-    public void Prepare(int maxM0, int dim, int capacity)
+    public void Prepare(int maxM0, int dim, int queryBytes, int capacity)
     {
         if (Visited.Length < capacity)
         {
             // Grow geometrically so that a growing index reallocates rarely.
-            Visited = new uint[Math.Max(capacity, Math.Min(Array.MaxLength, Visited.Length * 2))];
+            Visited = new ushort[Math.Max(capacity, Math.Min(Array.MaxLength, Visited.Length * 2))];
             _stamp = 0;
         }
         Limit = capacity;
@@ -144,13 +148,17 @@ internal sealed class SearchContext
             Links2 = new int[maxM0 + 1];
             Queue = new int[8 * maxM0];
         }
-        if (Query.Length < dim)
+        if (Query.Length < queryBytes)
         {
-            Query = new float[dim];
+            Query = new byte[queryBytes];
+        }
+        if (Scratch.Length < dim)
+        {
+            Scratch = new float[dim];
         }
     }
 
-    public uint NextStamp()
+    public ushort NextStamp()
     {
         if (++_stamp == 0)
         {
@@ -188,6 +196,7 @@ internal sealed class CandidateHeap
 
     public void Clear() => _count = 0;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Push(float dist, int id)
     {
         if (_count == _items.Length)
@@ -211,10 +220,24 @@ internal sealed class CandidateHeap
 
     public Candidate Pop()
     {
-        Candidate[] items = _items;
-        Candidate top = items[0];
-        Candidate last = items[--_count];
+        Candidate top = _items[0];
+        Candidate last = _items[--_count];
+        if (_count > 0)
+        {
+            SiftDown(last);
+        }
+        return top;
+    }
+
+    /// <summary>Pop followed by Push in one sift (the result heap when it is full and a nearer node arrives).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void ReplaceTop(float dist, int id) => SiftDown(new Candidate(dist, id));
+
+    /// <summary>Places <paramref name="item"/> from the root down: the hole at the root moves to the larger child while that child is larger.</summary>
+    private void SiftDown(Candidate item)
+    {
         int n = _count;
+        ref Candidate items = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_items);
         int i = 0;
         while (true)
         {
@@ -223,18 +246,19 @@ internal sealed class CandidateHeap
             {
                 break;
             }
-            if (child + 1 < n && items[child + 1].Dist > items[child].Dist)
+            ref Candidate c = ref System.Runtime.CompilerServices.Unsafe.Add(ref items, child);
+            if (child + 1 < n && System.Runtime.CompilerServices.Unsafe.Add(ref items, child + 1).Dist > c.Dist)
             {
                 child++;
+                c = ref System.Runtime.CompilerServices.Unsafe.Add(ref items, child);
             }
-            if (items[child].Dist <= last.Dist)
+            if (c.Dist <= item.Dist)
             {
                 break;
             }
-            items[i] = items[child];
+            System.Runtime.CompilerServices.Unsafe.Add(ref items, i) = c;
             i = child;
         }
-        items[i] = last;
-        return top;
+        System.Runtime.CompilerServices.Unsafe.Add(ref items, i) = item;
     }
 }

@@ -30,17 +30,17 @@ public class HnswChurnTests(ITestOutputHelper output)
         };
     }
 
-    /// <summary>Dimension, M, pool size, automatic compaction on or off, and the operations.</summary>
-    public sealed record Script(int Dim, int M, int Pool, bool AutoCompact, Op[] Ops)
+    /// <summary>Dimension, M, pool size, automatic compaction on or off, the vector type, and the operations.</summary>
+    public sealed record Script(int Dim, int M, int Pool, bool AutoCompact, VectorType Type, Op[] Ops)
     {
-        public override string ToString() => $"dim {Dim}, M {M}, pool {Pool}, auto-compact {AutoCompact}: {string.Join(", ", Ops)}";
+        public override string ToString() => $"dim {Dim}, M {M}, pool {Pool}, auto-compact {AutoCompact}, {Type}: {string.Join(", ", Ops)}";
     }
 
     private static readonly Gen<Op> OpGen = Gen.Select(Gen.Int[0, 99], Gen.Int[0, 10_000], Gen.Int[0, 10_000], (k, a, b) => new Op(k, a, b));
 
     private static readonly Gen<Script> ScriptGen =
-        Gen.Select(Gen.Int[2, 8], Gen.Int[2, 8], Gen.Int[1, 40], Gen.Bool, OpGen.Array[1, 300],
-                   (dim, m, pool, auto, ops) => new Script(dim, m, pool, auto, ops));
+        Gen.Select(Gen.Int[2, 8], Gen.Int[2, 8], Gen.Int[1, 40], Gen.Bool, Gen.Int[0, 2], OpGen.Array[1, 300],
+                   (dim, m, pool, auto, type, ops) => new Script(dim, m, pool, auto, (VectorType)type, ops));
 
     /// <summary>CI runs the given count; HNSW_PROPERTY_ITERATIONS=N runs N (the long runs in docs/hnsw.md).</summary>
     private static int Iterations(int ci) =>
@@ -51,7 +51,7 @@ public class HnswChurnTests(ITestOutputHelper output)
     {
         ScriptGen.Sample(script =>
         {
-            var model = new Model(script.Dim, script.Pool);
+            var model = new Model(script.Dim, script.Pool, script.Type);
             HnswIndex index = model.NewIndex(script.M, script.AutoCompact);
             try
             {
@@ -78,7 +78,7 @@ public class HnswChurnTests(ITestOutputHelper output)
         caseGen.Sample(t =>
         {
             var (seed, dim, pool, initial, m, adds, removes) = t;
-            var model = new Model(dim, pool);
+            var model = new Model(dim, pool, (VectorType)(seed % 3));
             using HnswIndex index = model.NewIndex(m, autoCompact: true, efConstruction: 16);
             for (int i = 0; i < initial; i++)
             {
@@ -242,7 +242,7 @@ public class HnswChurnTests(ITestOutputHelper output)
     }
 
     /// <summary>The reference: which keys are live with which vectors, and which were removed for good.</summary>
-    private sealed class Model(int dim, int pool)
+    private sealed class Model(int dim, int pool, VectorType type = VectorType.Float32)
     {
         private readonly Dictionary<long, float[]> _live = [];
         private readonly HashSet<long> _removed = [];
@@ -259,6 +259,7 @@ public class HnswChurnTests(ITestOutputHelper output)
                 M = m,
                 EfConstruction = efConstruction,
                 Seed = 1,
+                VectorType = type,
                 CompactionThreshold = autoCompact ? HnswOptions.Defaults.CompactionThreshold : 0,
             });
 
@@ -340,14 +341,19 @@ public class HnswChurnTests(ITestOutputHelper output)
             stream.Position = 0;
             using HnswIndex reopened = HnswIndex.Load(stream);
             int found = 0, wanted = 0;
+            // Compressed vectors give approximate distances: re-rank with the originals so that the tie-aware recall compares exact ones.
+            HnswIndex.OriginalVectorLookup originals = key => _live.TryGetValue(key, out float[]? v) ? v : default;
+            var buffer = new SearchHit[10];
             foreach (float[] q in queries)
             {
-                SearchHit[] approximate = index.Search(q, 10, efSearch: 100);
+                SearchHit[] approximate = type == VectorType.Float32
+                    ? index.Search(q, 10, efSearch: 100)
+                    : buffer[..index.SearchAndRerank(q, buffer, originals, efSearch: 100)];
                 SearchHit[] truth = exact.Search(q, 10);
                 Assert.All(approximate, h => Assert.True(_live.ContainsKey(h.Key), $"key {h.Key} is not live"));
                 found += Reliability.SearchIndexConcurrencyTests.RecallHits(approximate.Select(h => h.Distance), truth.Select(h => h.Distance).ToList());
                 wanted += truth.Length;
-                Assert.Equal(approximate, reopened.Search(q, 10, efSearch: 100));
+                Assert.Equal(index.Search(q, 10, efSearch: 100), reopened.Search(q, 10, efSearch: 100));
             }
             if (wanted > 0)
             {
