@@ -43,8 +43,9 @@ public static class ImageDecoder
     };
 
     // Decoded images keep at least this many pixels per output pixel (per axis) when decoded at reduced scale, so the
-    // resampling to the output size still averages over several source pixels.
-    private const int ReducedScaleOversampling = 2;
+    // resampling to the output size still averages over several source pixels (settable for the photo-decode benchmark,
+    // which measures the choice: docs/benchmarks.md).
+    internal static double ReducedScaleOversampling { get; set; } = 2;
 
     /// <summary>Decodes an image file into planar bytes (<c>C × H × W</c>, values 0–255).</summary>
     /// <exception cref="ImageDecodeException">The file is missing, unreadable, not an image, or too large.</exception>
