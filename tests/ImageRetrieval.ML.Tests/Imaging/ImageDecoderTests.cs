@@ -190,6 +190,31 @@ public class ImageDecoderTests
     }
 
     [Theory]
+    [InlineData("rgb16.png", false)]
+    [InlineData("cmyk.jpg", false)]
+    [InlineData("grey.jpg", true)]
+    public void Sixteen_bit_PNG_CMYK_and_grey_JPEG_give_the_colours_of_the_picture(string name, bool grey)
+    {
+        // make_images.sh draws each from ImageMagick's 48 × 40 'gradient:red-blue': row y is red 255 (1 − y/39), blue 255 y/39;
+        // the grey JPEG is its luma (Rec. 709 weights, as ImageMagick's -colorspace Gray).
+        var options = new ImageDecodeOptions { Width = 48, Height = 40, Channels = 3, ResizeMode = ImageResizeMode.Fill };
+        byte[] pixels = Decoded(Fixture(name), options);
+        var expected = new byte[pixels.Length];
+        for (int y = 0; y < 40; y++)
+        {
+            double red = 255 * (1 - (y / 39.0)), blue = 255 * y / 39.0, luma = (0.2126 * red) + (0.0722 * blue);
+            for (int x = 0; x < 48; x++)
+            {
+                int i = (y * 48) + x;
+                expected[i] = (byte)Math.Round(grey ? luma : red);
+                expected[(48 * 40) + i] = (byte)Math.Round(grey ? luma : 0);
+                expected[(2 * 48 * 40) + i] = (byte)Math.Round(grey ? luma : blue);
+            }
+        }
+        Assert.True(MeanAbsoluteDifference(expected, pixels) < 3, $"{name}: mean |difference| {MeanAbsoluteDifference(expected, pixels):F2}");
+    }
+
+    [Theory]
     [InlineData("photo.heic", "HEIC")]
     [InlineData("photo.tiff", "TIFF")]
     public void Unsupported_formats_fail_per_file_saying_which_format(string name, string format)
