@@ -113,7 +113,7 @@ internal static class ModelInfoCommand
         if (embedder is null)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]Cannot be used as it is:[/] {problem}");
-            AnsiConsole.MarkupLine("Describe how to feed it: [green]imgret model-info MODEL --init-description[/] writes a MODEL.onnx.json to check and edit (docs/embedding.md lists the keys).");
+            AnsiConsole.MarkupLine("Describe how to feed it: [green]imgret model-info MODEL --init-description[/] writes a MODEL.onnx.json to check and edit (docs/photos.md lists the keys).");
             return;
         }
         ImageEncoderDescription d = embedder.Encoder;

@@ -50,7 +50,7 @@ public sealed record ImageDecodeOptions
     /// <summary>
     /// When the output is much smaller than the image, decode JPEG (libjpeg's DCT scaling to 1/2, 1/4 or 1/8) and WebP at a
     /// reduced scale that still leaves at least twice the output size to resample from: a 12-megapixel photo is not decoded
-    /// in full to become 224 × 224. Costs a small pixel difference (docs/embedding.md); set false for ML.NET's full decode.
+    /// in full to become 224 × 224. Costs a small pixel difference (docs/photos.md); set false for ML.NET's full decode.
     /// </summary>
     public bool ReducedScaleDecoding { get; init; } = true;
 
