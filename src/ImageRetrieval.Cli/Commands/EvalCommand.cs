@@ -16,11 +16,11 @@ internal static class EvalCommand
     public static Command Create()
     {
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Training checkpoint to evaluate (TorchSharp)." };
-        var model = new Option<string?>("--model") { Description = "ONNX model to evaluate (ONNX Runtime); also evaluates HNSW search." };
+        var model = new Option<string?>("--model") { Description = ModelArgument.Description("ONNX model to evaluate (ONNX Runtime; also evaluates HNSW search)") };
         var efSearch = new Option<int>("--ef-search") { Description = "HNSW beam width for the HNSW section (raised to each query's R).", DefaultValueFactory = _ => HnswOptions.Defaults.EfSearch };
         var m = new Option<int>("--m") { Description = "HNSW links per node for the HNSW section.", DefaultValueFactory = _ => HnswOptions.Defaults.M };
         var noHnsw = new Option<bool>("--no-hnsw") { Description = "Exact search only." };
-        var pretrainedFeatures = new Option<bool>("--pretrained-features") { Description = $"Evaluate ImageNet ResNet-18 features without any training (the 512 pooled features of {ResNet18Weights.PackageId} {ResNet18Weights.PackageVersion}, L2-normalised; RGB at --size)." };
+        var pretrainedFeatures = new Option<bool>("--pretrained-features") { Description = $"Evaluate ImageNet ResNet-18 features without any training through TorchSharp at any --size (the 512 pooled features of {ResNet18Weights.PackageId} {ResNet18Weights.PackageVersion}, L2-normalised; RGB). At 224 px, --model imagenet-resnet18 runs them through ONNX Runtime, several times faster." };
         var rawPixels = new Option<bool>("--raw-pixels") { Description = "Evaluate the raw-pixel baseline: 0–255 pixels at --channels x --size x --size, Euclidean distance." };
         var size = new Option<int>("--size") { Description = "Input side for --pretrained-features and --raw-pixels.", DefaultValueFactory = _ => 64 };
         var channels = new Option<int>("--channels") { Description = "Channels for --raw-pixels: 1 (grey) or 3 (RGB).", DefaultValueFactory = _ => 3 };
@@ -60,7 +60,7 @@ internal static class EvalCommand
                 TorchSharp.torch.set_num_threads(threadCount);
             }
             using IEmbeddingSource source = checkpointPath is not null ? new CheckpointEmbeddingSource(checkpointPath)
-                : modelPath is not null ? new OnnxEmbeddingSource(modelPath, threadCount > 0 ? threadCount : 1)
+                : modelPath is not null ? new OnnxEmbeddingSource(ModelArgument.Resolve(modelPath), threadCount > 0 ? threadCount : 1)
                 : imageNet ? CheckpointEmbeddingSource.ImageNetFeatures(parse.GetValue(size))
                 : new RawPixelSource(parse.GetValue(channels), parse.GetValue(size));
             SelectedSets sets = DatasetSelection.ForEvaluation(parse.GetValue(dataset)!, parse.GetValue(data), parse.GetValue(gallery), parse.GetValue(queries),

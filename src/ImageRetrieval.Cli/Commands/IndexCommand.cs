@@ -12,7 +12,7 @@ internal static class IndexCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "ImageRetrieval ONNX embedding model.", Required = true };
+        var model = new Option<string>("--model") { Description = ModelArgument.Description("Embedding model"), Required = true };
         var images = new Option<string>("--images") { Description = "Gallery folder (its sub-folder names become labels).", Required = true };
         var output = new Option<string>("--out") { Description = "Index directory to create or update (atomic).", Required = true };
         var recursive = new Option<bool>("--recursive") { Description = "Include sub-folders.", DefaultValueFactory = _ => true };
@@ -34,10 +34,10 @@ internal static class IndexCommand
                 IndexingThreads = Math.Max(1, parse.GetValue(threads)),
                 Embedder = SearchSession.EmbedderOptions(parse.GetValue(threads)),
             };
-            string modelPath = parse.GetValue(model)!;
+            string modelPath = ModelArgument.Resolve(parse.GetValue(model)!);
             string outDir = parse.GetValue(output)!;
             using var index = ImageSearchIndex.Create(modelPath, parse.GetValue(images)!, options, ConsoleLogger.Instance);
-            AnsiConsole.MarkupLineInterpolated($"Model {Path.GetFileName(modelPath)}: {index.ModelMetadata.Architecture}, {index.Dimension}-d {index.ModelMetadata.Metric}, running on {index.ExecutionProvider}.");
+            AnsiConsole.MarkupLineInterpolated($"Model {ModelArgument.DisplayName(parse.GetValue(model)!)}: {index.ModelMetadata.Architecture}, {index.Dimension}-d {index.ModelMetadata.Metric}, running on {index.ExecutionProvider}.");
             IndexingReport report = SearchConsole.WithProgress("Indexing", progress => index.AddFolder(null, parse.GetValue(recursive), progress));
             SearchConsole.PrintReport(report);
             index.Save(outDir);

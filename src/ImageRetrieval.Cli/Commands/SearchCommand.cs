@@ -22,7 +22,7 @@ internal static class SearchCommand
         var k = new Option<int>("--k") { Description = "Number of results.", DefaultValueFactory = _ => 10 };
         var efSearch = new Option<int?>("--ef-search") { Description = $"HNSW beam width (default {HnswOptions.Defaults.EfSearch})." };
         var exact = new Option<bool>("--exact") { Description = "Exact brute-force search instead of HNSW." };
-        var model = new Option<string?>("--model") { Description = "The model the index was built with (default: the path recorded in the index)." };
+        var model = new Option<string?>("--model") { Description = ModelArgument.Description("The model the index was built with (default: the one recorded in the index)") };
         var gallery = new Option<string?>("--gallery") { Description = "Where the gallery is now (default: the root recorded in the index)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML page with the query and its results." };

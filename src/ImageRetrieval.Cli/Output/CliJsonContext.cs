@@ -21,5 +21,6 @@ namespace ImageRetrieval.Cli.Output;
 [JsonSerializable(typeof(IndexCommand.IndexJson))]
 [JsonSerializable(typeof(MatInfoCommand.MatInfoJson))]
 [JsonSerializable(typeof(InfoCommand.InfoJson))]
+[JsonSerializable(typeof(ModelInfoCommand.ModelInfoJson))]
 [JsonSerializable(typeof(SoakResult))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
