@@ -29,6 +29,7 @@ namespace ImageRetrieval.ML.Search;
 public sealed partial class ImageSearchIndex : IDisposable
 {
     private const string ItemsFileName = "items.json";
+    private const string EncoderDescriptionKey = EmbeddingModelMetadata.KeyPrefix + "encoder_description";
     private const string GraphFileName = "graph.hnsw";
 
     private readonly ImageEmbedder _embedder;
@@ -120,6 +121,19 @@ public sealed partial class ImageSearchIndex : IDisposable
         return new ImageSearchIndex(modelPath, IndexManifest.Sha256Of(modelPath), galleryRoot, options ?? new ImageSearchIndexOptions(), null, null, 0, logger);
     }
 
+    /// <summary>Creates an empty index for images below <paramref name="galleryRoot"/>, embedded with a pretrained model (built on first use).</summary>
+    /// <param name="model">E.g. <see cref="PretrainedModels.ImageNetResNet18"/>.</param>
+    /// <param name="galleryRoot">The folder that item paths are relative to.</param>
+    /// <param name="options">HNSW, embedder and threading settings; defaults when null.</param>
+    /// <param name="logger">Receives warnings (a requested GPU that is unavailable); none when null.</param>
+    /// <exception cref="FileNotFoundException">The files the model is built from cannot be found.</exception>
+    /// <exception cref="DirectoryNotFoundException">The gallery root does not exist.</exception>
+    public static ImageSearchIndex Create(PretrainedModel model, string galleryRoot, ImageSearchIndexOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Create(model.GetModelPath(), galleryRoot, options, logger);
+    }
+
     /// <summary>Opens a saved index.</summary>
     /// <param name="indexDirectory">The directory <see cref="Save"/> wrote.</param>
     /// <param name="modelPath">The model the index was built with (checked by SHA-256).</param>
@@ -177,7 +191,13 @@ public sealed partial class ImageSearchIndex : IDisposable
             // HnswIndex.Load's messages say what is wrong but not which file.
             throw new InvalidDataException($"'{graphPath}': {e.Message}", e);
         }
-        options = options with { M = manifest.Index.M, EfConstruction = manifest.Index.EfConstruction };
+        ImageEmbedderOptions embedderOptions = options.Embedder;
+        if (embedderOptions.Encoder is null && manifest.Model.Metadata.TryGetValue(EncoderDescriptionKey, out string? described))
+        {
+            // A described model is fed as it was when the index was built.
+            embedderOptions = embedderOptions with { Encoder = ImageEncoderDescription.FromJson(described, $"{folder} (manifest)") };
+        }
+        options = options with { M = manifest.Index.M, EfConstruction = manifest.Index.EfConstruction, Embedder = embedderOptions };
         ImageSearchIndex? index = null;
         try
         {
@@ -563,7 +583,7 @@ public sealed partial class ImageSearchIndex : IDisposable
                         Sha256 = ModelSha256,
                         FileName = Path.GetFileName(ModelPath),
                         Path = ModelPath,
-                        Metadata = ModelMetadata.ToDictionary().ToDictionary(p => p.Key, p => p.Value),
+                        Metadata = ManifestMetadata(),
                     },
                     Metric = ModelMetadata.Metric,
                     Dimension = Dimension,
@@ -575,6 +595,17 @@ public sealed partial class ImageSearchIndex : IDisposable
                 }.Write(folder);
             });
         }
+    }
+
+    // The model's metadata; for a described model, plus its description, so Open feeds it the same way.
+    private Dictionary<string, string> ManifestMetadata()
+    {
+        var metadata = ModelMetadata.ToDictionary().ToDictionary(p => p.Key, p => p.Value);
+        if (_embedder.EncoderSource != EncoderDescriptionSource.Metadata)
+        {
+            metadata[EncoderDescriptionKey] = _embedder.Encoder.ToJson();
+        }
+        return metadata;
     }
 
     /// <summary>Label = the name of the folder holding the file (null for files directly in the gallery root).</summary>
@@ -597,7 +628,14 @@ public sealed partial class ImageSearchIndex : IDisposable
         {
             return;
         }
-        _disposing.Cancel();
+        try
+        {
+            _disposing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // a concurrent Dispose got here first and has finished
+        }
         if (!_operations.CloseAndWait())
         {
             return;

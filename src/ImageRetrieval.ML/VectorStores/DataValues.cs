@@ -25,6 +25,41 @@ internal static class DataValues
         [typeof(Guid)] = "guid",
     };
 
+    // Arrays and lists of each supported element type, made without reflection (Activator and Array.CreateInstance are
+    // neither trim- nor AOT-safe): the element types are a closed set, so each gets its constructors here.
+    private static readonly Dictionary<Type, Func<int, IList>> NewArray = [];
+    private static readonly Dictionary<Type, Func<int, IList>> NewList = [];
+
+#pragma warning disable CA1810 // The factories are filled in one place, after ScalarNames.
+    static DataValues()
+#pragma warning restore CA1810
+    {
+        Register<string>();
+        RegisterValue<bool>();
+        RegisterValue<int>();
+        RegisterValue<long>();
+        RegisterValue<short>();
+        RegisterValue<float>();
+        RegisterValue<double>();
+        RegisterValue<decimal>();
+        RegisterValue<DateTime>();
+        RegisterValue<DateTimeOffset>();
+        RegisterValue<Guid>();
+
+        static void Register<T>()
+        {
+            NewArray[typeof(T)] = n => new T[n];
+            NewList[typeof(T)] = n => new List<T>(n);
+        }
+
+        static void RegisterValue<T>()
+            where T : struct
+        {
+            Register<T>();
+            Register<T?>();
+        }
+    }
+
     /// <summary>The supported data-property types, for error messages.</summary>
     public const string Supported = "string, bool, int, long, short, float, double, decimal, DateTime, DateTimeOffset, Guid (and their nullable forms), and arrays or List<T> of those";
 
@@ -64,12 +99,22 @@ internal static class DataValues
 
     private static IList CopyList(IList list)
     {
-        var copy = (IList)Activator.CreateInstance(list.GetType(), list.Count)!;
+        IList copy = CreateCollection(list.GetType(), list.Count);
         foreach (object? item in list)
         {
             copy.Add(item);
         }
         return copy;
+    }
+
+    /// <summary>An empty <see cref="List{T}"/> with room for <paramref name="count"/> items, or an array of that length, of a supported element type.</summary>
+    private static IList CreateCollection(Type type, int count)
+    {
+        Type element = ElementType(type) ?? throw new NotSupportedException($"{type.Name} is not an array or List<T>.");
+        Dictionary<Type, Func<int, IList>> factories = type.IsArray ? NewArray : NewList;
+        return factories.TryGetValue(element, out Func<int, IList>? create)
+            ? create(count)
+            : throw new NotSupportedException($"Collections of {element.Name} cannot be stored; supported: {Supported}.");
     }
 
     public static void Write(Utf8JsonWriter writer, object? value)
@@ -114,21 +159,19 @@ internal static class DataValues
             if (ElementType(type) is Type element)
             {
                 var values = json.EnumerateArray().Select(e => Read(e, element, source)).ToList();
-                if (type.IsArray)
+                IList collection = CreateCollection(type, values.Count);
+                for (int i = 0; i < values.Count; i++)
                 {
-                    var array = Array.CreateInstance(element, values.Count);
-                    for (int i = 0; i < values.Count; i++)
+                    if (type.IsArray)
                     {
-                        array.SetValue(values[i], i);
+                        collection[i] = values[i];
                     }
-                    return array;
+                    else
+                    {
+                        collection.Add(values[i]);
+                    }
                 }
-                var list = (IList)Activator.CreateInstance(type, values.Count)!;
-                foreach (object? v in values)
-                {
-                    list.Add(v);
-                }
-                return list;
+                return collection;
             }
             return scalar switch
             {

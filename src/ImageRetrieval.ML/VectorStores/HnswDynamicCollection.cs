@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.VectorData;
 
 namespace ImageRetrieval.ML.VectorStores;
@@ -11,8 +10,6 @@ namespace ImageRetrieval.ML.VectorStores;
 public sealed class HnswDynamicCollection : HnswCollection<object, Dictionary<string, object?>>
 #pragma warning restore CA1711
 {
-    [RequiresUnreferencedCode("The HNSW provider is not trim-safe.")]
-    [RequiresDynamicCode("The HNSW provider is not AOT-safe.")]
     internal HnswDynamicCollection(HnswVectorStore store, string name, VectorStoreCollectionDefinition definition)
         : base(store, name, new HnswModelBuilder().BuildDynamic(
             definition ?? throw new ArgumentNullException(nameof(definition)), store.Options.EmbeddingGenerator))

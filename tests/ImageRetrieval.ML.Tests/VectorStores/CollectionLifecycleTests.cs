@@ -95,6 +95,61 @@ public sealed class CollectionLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Every_data_type_as_value_nullable_array_and_list_survives_a_reopen_in_a_dynamic_collection()
+    {
+        // Arrays and lists are rebuilt by per-type factories (no Activator, no Array.CreateInstance: trim- and AOT-safe).
+        var values = new Dictionary<Type, object>
+        {
+            [typeof(string)] = "é\"x", [typeof(bool)] = true, [typeof(int)] = -7, [typeof(long)] = long.MaxValue, [typeof(short)] = (short)-3,
+            [typeof(float)] = 0.1f, [typeof(double)] = Math.PI, [typeof(decimal)] = 1.25m,
+            [typeof(DateTime)] = new DateTime(2026, 12, 2, 6, 0, 0, DateTimeKind.Utc),
+            [typeof(DateTimeOffset)] = new DateTimeOffset(2026, 12, 2, 6, 0, 0, TimeSpan.FromHours(2)), [typeof(Guid)] = new Guid(1, 2, 3, [4, 5, 6, 7, 8, 9, 10, 11]),
+        };
+        var properties = new List<VectorStoreProperty> { new VectorStoreKeyProperty("Key", typeof(long)) };
+        var record = new Dictionary<string, object?> { ["Key"] = 1L, ["Vector"] = new ReadOnlyMemory<float>([1, 0]) };
+        foreach (var (type, value) in values)
+        {
+            Type nullable = type.IsValueType ? typeof(Nullable<>).MakeGenericType(type) : type;
+            Array array = Array.CreateInstance(nullable, 2);
+            array.SetValue(value, 0);
+            var list = (System.Collections.IList)Activator.CreateInstance(typeof(List<>).MakeGenericType(nullable))!;
+            list.Add(value);
+            list.Add(null);
+            foreach (var (suffix, propertyType, propertyValue) in new (string, Type, object?)[]
+            {
+                ("", type, value), ("Null", nullable, null), ("Array", nullable.MakeArrayType(), array), ("List", list.GetType(), list),
+            })
+            {
+                properties.Add(new VectorStoreDataProperty(type.Name + suffix, propertyType));
+                record[type.Name + suffix] = propertyValue;
+            }
+        }
+        properties.Add(new VectorStoreVectorProperty("Vector", typeof(ReadOnlyMemory<float>), 2));
+        var definition = new VectorStoreCollectionDefinition { Properties = properties };
+        using (var store = new HnswVectorStore(new HnswVectorStoreOptions { Directory = _temp.Path }))
+        {
+            var collection = store.GetDynamicCollection("types", definition);
+            await collection.EnsureCollectionExistsAsync();
+            await collection.UpsertAsync(record);
+        }
+        using var reopened = new HnswVectorStore(new HnswVectorStoreOptions { Directory = _temp.Path });
+        Dictionary<string, object?> read = (await reopened.GetDynamicCollection("types", definition).GetAsync(1L))!;
+        foreach (var (name, expected) in record.Where(p => p.Key != "Vector"))
+        {
+            object? actual = read[name];
+            if (expected is System.Collections.IEnumerable items and not string)
+            {
+                Assert.IsType(expected.GetType(), actual);
+                Assert.Equal(items.Cast<object?>(), ((System.Collections.IEnumerable)actual!).Cast<object?>());
+            }
+            else
+            {
+                Assert.Equal(expected, actual);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Reopening_with_another_record_shape_is_refused_clearly()
     {
         using (var store = new HnswVectorStore(new HnswVectorStoreOptions { Directory = _temp.Path }))
