@@ -19,7 +19,7 @@ version="$base-smoke.$(date +%s)"
 packages=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //')
 trap 'rm -rf "$work" "$packages"/imageretrieval.*/"$version"' EXIT
 
-for project in ImageRetrieval.ML ImageRetrieval.Datasets ImageRetrieval.Training ImageRetrieval.Cli; do
+for project in ImageRetrieval.ML ImageRetrieval.Datasets ImageRetrieval.Training ImageRetrieval.AspNetCore ImageRetrieval.Cli; do
   dotnet pack "$repo/src/$project/$project.csproj" -c Release -o "$feed" -nologo -v q -p:Version="$version"
 done
 ls -la "$feed"
@@ -80,4 +80,5 @@ imgret="$work/tools/imgret"
 grep -q '"p_at_1":1' "$work/demo.json" || { echo "FAIL: imgret demo from the installed tool: $(cat "$work/demo.json")"; exit 1; }
 (cd "$work" && "$imgret" train --limit 200 --validation-limit 50 --epochs 1 -p 10 -k 5 --threads 1 --json | tail -1 > "$work/train.json")
 grep -q '"epochs":1' "$work/train.json" || { echo "FAIL: imgret train from the installed tool: $(cat "$work/train.json")"; exit 1; }
+"$imgret" serve --help > /dev/null || { echo "FAIL: imgret serve --help from the installed tool"; exit 1; }
 echo "PASS: the installed imgret tool runs the demo ($(cat "$work/demo.json")) and trains (libtorch loads)"

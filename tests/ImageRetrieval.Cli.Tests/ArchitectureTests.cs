@@ -64,6 +64,8 @@ public partial class ArchitectureTests
     public void The_runtime_package_points_at_no_other_package()
     {
         Assert.Empty(ActualReferences()["ImageRetrieval.ML"]);
+        // The web layer is its own package (ImageRetrieval.AspNetCore): the runtime package never references ASP.NET Core.
+        Assert.DoesNotContain("Microsoft.AspNetCore", File.ReadAllText(Path.Combine(Root, "src", "ImageRetrieval.ML", "ImageRetrieval.ML.csproj")), StringComparison.Ordinal);
         string source = Path.Combine(Root, "src", "ImageRetrieval.ML");
         foreach (string file in Directory.GetFiles(source, "*.cs", SearchOption.AllDirectories).Where(f => !f.Contains("/obj/", StringComparison.Ordinal)))
         {

@@ -21,5 +21,6 @@ internal static class CommandRegistry
         yield return ExportCommand.Create();
         yield return BenchEmbedCommand.Create();
         yield return SoakCommand.Create();
+        yield return ServeCommand.Create();
     }
 }

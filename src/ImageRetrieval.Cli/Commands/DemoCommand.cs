@@ -27,10 +27,11 @@ internal static class DemoCommand
         var k = new Option<int>("--k") { Description = "Results per query.", DefaultValueFactory = _ => 5 };
         var threads = new Option<int>("--threads") { Description = "Decoding threads.", DefaultValueFactory = _ => 2 };
         var json = new Option<bool>("--json") { Description = "Print one JSON summary object last." };
+        var serve = new Option<bool>("--serve") { Description = "Then serve the saved index and its search page at http://127.0.0.1:5000/ (imgret serve, read-only) until Ctrl+C." };
 
         var command = new Command("demo", "Index the bundled sample gallery, run the bundled queries, print P@1 and write results.html.")
         {
-            model, gallery, queries, output, html, k, threads, json,
+            model, gallery, queries, output, html, k, threads, json, serve,
         };
         command.SetAction(parse => CliOutput.Run(() =>
         {
@@ -63,6 +64,10 @@ internal static class DemoCommand
             {
                 CliOutput.WriteJson(new DemoJson(index.Count, run.Queries, precision, exactPrecision, median, report.ImagesPerSecond, Path.GetFullPath(htmlPath)),
                     CliJsonContext.Default.DemoJson);
+            }
+            if (parse.GetValue(serve))
+            {
+                ServeHost.Run(new ServeSettings(indexDir, modelPath, galleryDir, "http://127.0.0.1:5000", null, new ImageRetrieval.AspNetCore.ImageRetrievalApiOptions { ReadOnly = true }));
             }
             return 0;
         }));

@@ -476,6 +476,13 @@ public sealed partial class ImageSearchIndex : IDisposable
     /// <summary>The image indexed under <paramref name="key"/>, or null.</summary>
     public IndexedImage? Get(long key) => _items.GetValueOrDefault(key);
 
+    /// <summary>The image indexed under the gallery-relative path <paramref name="relativePath"/>, or null.</summary>
+    public IndexedImage? Get(string relativePath)
+    {
+        ArgumentNullException.ThrowIfNull(relativePath);
+        return _keysByPath.TryGetValue(relativePath.Replace('\\', '/'), out long key) ? Get(key) : null;
+    }
+
     /// <summary>Absolute path of an indexed image (checked to lie inside the gallery root).</summary>
     public string ResolvePath(IndexedImage item) => GalleryPaths.Resolve(GalleryRoot, item.Path, "item " + item.Key);
 

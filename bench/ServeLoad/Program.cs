@@ -1,0 +1,289 @@
+// serve-load: a bounded load test of `imgret serve` on 127.0.0.1, then the same searches in process.
+//
+//   dotnet run -c Release --project bench/ServeLoad -- --imgret src/ImageRetrieval.Cli/bin/Release/net10.0/imgret \
+//       --index /tmp/imgret-demo-index [--seconds 30] [--clients 32] [--insert-percent 2] [--threads 1]
+//
+// 1. Copies the index and its gallery to a temporary folder (inserts must not touch the originals) and starts
+//    `imgret serve` there with an API key. 2. Warm-up. 3. Closed loop: N clients, each posting the next query image
+//    (the gallery's own images, in a seeded order) to /api/search?k=10, or with --insert-percent to /api/images:
+//    throughput, latency percentiles, errors, the server's resident memory each second. 4. Open loop at half of the
+//    measured search throughput: p50/p95/p99. 5. The same number of searches in process (ImageSearchIndex.Search on
+//    the same bytes, as many workers as the server runs at once): the HTTP/in-process throughput ratio.
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using ImageRetrieval.ML.Embedding;
+using ImageRetrieval.ML.Search;
+
+var options = Args.Parse(args);
+string work = Path.Combine(Path.GetTempPath(), "serve-load-" + Guid.NewGuid().ToString("N"));
+ImageSearchIndexInfo info = ImageSearchIndex.ReadInfo(options.Index);
+string gallery = Path.Combine(work, "gallery"), index = Path.Combine(work, "index");
+Copy(info.GalleryRoot!, gallery);
+Copy(options.Index, index);
+string keyFile = Path.Combine(work, "key.txt");
+File.WriteAllText(keyFile, Convert.ToHexString(Guid.NewGuid().ToByteArray()) + Convert.ToHexString(Guid.NewGuid().ToByteArray()));
+byte[][] queries = Directory.GetFiles(gallery, "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+    .ToArray().Shuffle(42).Take(1000).Select(File.ReadAllBytes).ToArray();
+int port = 5600 + Environment.ProcessId % 300;
+string url = $"http://127.0.0.1:{port}";
+
+using var server = Process.Start(new ProcessStartInfo(options.Imgret,
+    ["serve", "--index", index, "--gallery", gallery, "--urls", url, "--api-key-file", keyFile, "--queue-limit", "4096"])
+{
+    RedirectStandardOutput = true,
+    RedirectStandardError = true,
+})!;
+server.OutputDataReceived += (_, _) => { };
+server.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("server: " + e.Data); };
+server.BeginOutputReadLine();
+server.BeginErrorReadLine();
+try
+{
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+    await WaitHealthy(http);
+    string key = File.ReadAllText(keyFile);
+    Console.WriteLine($"imgret serve pid {server.Id} at {url}: {info.Count} images; {queries.Length} query images; {options.Clients} clients; {Environment.ProcessorCount} cores.");
+    await ClosedLoop(http, queries, key, options with { Seconds = 3, InsertPercent = 0 }, server.Id);   // warm-up
+    Phase max = await ClosedLoop(http, queries, key, options, server.Id);
+    Print("HTTP, closed loop (max)", max);
+    double half = max.SearchesPerSecond / 2;
+    Phase paced = await OpenLoop(http, queries, half, Math.Max(5, options.Seconds / 2), server.Id);
+    Print($"HTTP, open loop at {half:F0} searches/s (half of max)", paced);
+    server.Kill(entireProcessTree: true);
+    await server.WaitForExitAsync();
+
+    var inProcess = InProcess(index, info.ModelPath!, gallery, queries, max.Searches, options.Threads, options.Workers);
+    Console.WriteLine($"In process: {max.Searches} searches in {inProcess.Seconds:F2} s = {max.Searches / inProcess.Seconds:F0}/s ({options.Workers} workers, as many as the server runs at once)");
+    double ratio = max.SearchesPerSecond / (max.Searches / inProcess.Seconds);
+    Console.WriteLine($"HTTP / in-process search throughput: {ratio:P0}");
+    Console.WriteLine(JsonSerializer.Serialize(new
+    {
+        clients = options.Clients,
+        seconds = options.Seconds,
+        insert_percent = options.InsertPercent,
+        http_searches_per_second = max.SearchesPerSecond,
+        http_inserts_per_second = max.InsertsPerSecond,
+        http_p50_ms = max.P(0.50), http_p95_ms = max.P(0.95), http_p99_ms = max.P(0.99),
+        http_errors = max.Errors,
+        half_rate = half, half_p50_ms = paced.P(0.50), half_p95_ms = paced.P(0.95), half_p99_ms = paced.P(0.99), half_errors = paced.Errors,
+        rss_mb = max.RssMb, in_process_searches_per_second = max.Searches / inProcess.Seconds, ratio,
+    }));
+}
+finally
+{
+    if (!server.HasExited)
+    {
+        server.Kill(entireProcessTree: true);
+    }
+    Directory.Delete(work, recursive: true);
+}
+
+static async Task<Phase> ClosedLoop(HttpClient http, byte[][] queries, string key, Args options, int serverPid)
+{
+    var phase = new Phase();
+    var stop = Stopwatch.StartNew();
+    var deadline = TimeSpan.FromSeconds(options.Seconds);
+    using var sampler = phase.SampleMemory(serverPid);
+    int next = 0;
+    await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(async client =>
+    {
+        var random = new Random(client);
+        while (stop.Elapsed < deadline)
+        {
+            byte[] image = queries[Interlocked.Increment(ref next) % queries.Length];
+            bool insert = random.Next(100) < options.InsertPercent;
+            await phase.Send(http, image, insert, key);
+        }
+    }));
+    phase.Seconds = stop.Elapsed.TotalSeconds;
+    return phase;
+}
+
+static async Task<Phase> OpenLoop(HttpClient http, byte[][] queries, double rate, int seconds, int serverPid)
+{
+    var phase = new Phase();
+    using var sampler = phase.SampleMemory(serverPid);
+    var stop = Stopwatch.StartNew();
+    var sent = new List<Task>();
+    long count = (long)(rate * seconds);
+    for (long i = 0; i < count; i++)
+    {
+        TimeSpan due = TimeSpan.FromSeconds(i / rate);
+        if (due > stop.Elapsed)
+        {
+            await Task.Delay(due - stop.Elapsed);
+        }
+        sent.Add(phase.Send(http, queries[i % queries.Length], false, ""));
+    }
+    await Task.WhenAll(sent);
+    phase.Seconds = stop.Elapsed.TotalSeconds;
+    return phase;
+}
+
+static (double Seconds, int Done) InProcess(string indexDir, string model, string gallery, byte[][] queries, int count, int threads, int workers)
+{
+    using var index = ImageSearchIndex.Open(indexDir, model, gallery, new ImageEmbedderOptions { IntraOpNumThreads = threads });
+    var warmUp = Stopwatch.StartNew();
+    for (int i = 0; warmUp.Elapsed < TimeSpan.FromSeconds(3); i++)
+    {
+        index.Search(queries[i % queries.Length], 10);   // warm-up as long as the HTTP run's (tiered JIT reaches its final code)
+    }
+    int next = -1;
+    var watch = Stopwatch.StartNew();
+    Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref next)) < count)
+        {
+            index.Search(queries[i % queries.Length], 10);
+        }
+    });
+    return (watch.Elapsed.TotalSeconds, count);
+}
+
+static async Task WaitHealthy(HttpClient http)
+{
+    for (int i = 0; i < 600; i++)
+    {
+        try
+        {
+            if ((await http.GetAsync("/healthz")).IsSuccessStatusCode)
+            {
+                return;
+            }
+        }
+        catch (HttpRequestException)
+        {
+        }
+        await Task.Delay(100);
+    }
+    throw new TimeoutException("imgret serve did not become healthy within 60 s.");
+}
+
+static void Print(string name, Phase p) => Console.WriteLine(
+    $"{name}: {p.Searches} searches in {p.Seconds:F1} s = {p.SearchesPerSecond:F0}/s, {p.Inserts} inserts ({p.InsertsPerSecond:F1}/s); " +
+    $"search latency p50 {p.P(0.5):F1} ms, p95 {p.P(0.95):F1} ms, p99 {p.P(0.99):F1} ms; errors {p.Errors}; server RSS MB {string.Join(" ", p.RssMb.Select(m => m.ToString("F0", CultureInfo.InvariantCulture)))}");
+
+static void Copy(string from, string to)
+{
+    foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+    {
+        string target = Path.Combine(to, Path.GetRelativePath(from, file));
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        File.Copy(file, target);
+    }
+}
+
+internal sealed class Phase
+{
+    private readonly List<double> _latencies = [];
+    private int _inserts;
+    private int _errors;
+
+    public double Seconds { get; set; }
+    public int Searches { get { lock (_latencies) { return _latencies.Count; } } }
+    public int Inserts => _inserts;
+    public int Errors => _errors;
+    public List<double> RssMb { get; } = [];
+    public double SearchesPerSecond => Searches / Seconds;
+    public double InsertsPerSecond => Inserts / Seconds;
+
+    public double P(double q)
+    {
+        lock (_latencies)
+        {
+            if (_latencies.Count == 0)
+            {
+                return double.NaN;
+            }
+            var sorted = _latencies.Order().ToArray();
+            return sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+        }
+    }
+
+    public async Task Send(HttpClient http, byte[] image, bool insert, string key)
+    {
+        var watch = Stopwatch.StartNew();
+        using var request = new HttpRequestMessage(HttpMethod.Post, insert ? "/api/images" : "/api/search?k=10");
+        var content = new ByteArrayContent(image);
+        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        if (insert)
+        {
+            request.Headers.Add("X-Api-Key", key);
+            request.Content = new MultipartFormDataContent { { content, "image", "load.png" }, { new StringContent("load"), "label" } };
+        }
+        else
+        {
+            request.Content = content;
+        }
+        try
+        {
+            using HttpResponseMessage response = await http.SendAsync(request);
+            await response.Content.ReadAsByteArrayAsync();
+            if (!response.IsSuccessStatusCode)
+            {
+                Interlocked.Increment(ref _errors);
+                return;
+            }
+        }
+        catch (HttpRequestException)
+        {
+            Interlocked.Increment(ref _errors);
+            return;
+        }
+        if (insert)
+        {
+            Interlocked.Increment(ref _inserts);
+            return;
+        }
+        lock (_latencies)
+        {
+            _latencies.Add(watch.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    public IDisposable SampleMemory(int pid) => new Timer(_ =>
+    {
+        try
+        {
+            string line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            double kb = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            lock (RssMb)
+            {
+                RssMb.Add(kb / 1024);
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }, null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+}
+
+internal sealed record Args(string Imgret, string Index, int Seconds, int Clients, int InsertPercent, int Threads, int Workers)
+{
+    public static Args Parse(string[] args)
+    {
+        string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        int Int(string name, int fallback) => Get(name) is string v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        var parsed = new Args(Get("--imgret") ?? throw new ArgumentException("--imgret PATH (the built imgret) is required."),
+            Get("--index") ?? throw new ArgumentException("--index DIR (e.g. from imgret demo --index-out) is required."),
+            Int("--seconds", 30), Int("--clients", 32), Int("--insert-percent", 0), Int("--threads", 1),
+            Int("--workers", Math.Max(2, 2 * Environment.ProcessorCount)));   // imgret serve's default --max-concurrent
+        if (parsed.Clients is < 1 or > 1024 || parsed.Seconds is < 1 or > 600 || parsed.InsertPercent is < 0 or > 100)
+        {
+            throw new ArgumentException("--clients 1..1024, --seconds 1..600, --insert-percent 0..100.");
+        }
+        return parsed;
+    }
+}
+
+internal static class Extensions
+{
+    public static T[] Shuffle<T>(this T[] items, int seed)
+    {
+        new Random(seed).Shuffle(items);
+        return items;
+    }
+}
