@@ -107,6 +107,19 @@ public sealed record TrainingOptions
     /// <summary>Pretrained weights, frozen layers and batch-norm mode. Null: every layer trains from random weights.</summary>
     public FineTuningOptions? FineTuning { get; init; }
 
+    /// <summary>
+    /// Stop with an <see cref="EmbeddingCollapseException"/> when an epoch's mean embedding
+    /// <see cref="TripletStatistics.Spread"/> falls below this (0: never). Healthy runs stay far above it
+    /// (docs/training.md); a collapsed network maps every image to about one point.
+    /// </summary>
+    public double CollapseSpread { get; init; } = 0.05;
+
+    /// <summary>
+    /// Stop when the validation MAP@R has not improved for this many evaluations in a row, and keep the weights
+    /// of the best evaluation (0: never stop early; the last weights are kept).
+    /// </summary>
+    public int EarlyStoppingPatience { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
@@ -129,6 +142,8 @@ public sealed record TrainingOptions
         Require(EvaluateEvery >= 0, $"EvaluateEvery must be non-negative, got {EvaluateEvery}.", nameof(EvaluateEvery));
         Require(TimeBudgetSeconds is null or > 0, $"The time budget must be positive, got {TimeBudgetSeconds}.", nameof(TimeBudgetSeconds));
         Require(EvaluationBatchSize >= 1, $"Evaluation batch size must be positive, got {EvaluationBatchSize}.", nameof(EvaluationBatchSize));
+        Require(CollapseSpread is >= 0 and <= 1, $"The collapse threshold must be in 0-1, got {CollapseSpread}.", nameof(CollapseSpread));
+        Require(EarlyStoppingPatience >= 0, $"Early-stopping patience must be non-negative, got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
         PhotoAugmentation?.Validate();
         FineTuning?.Validate(Architecture);
     }
