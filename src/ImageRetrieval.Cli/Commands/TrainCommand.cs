@@ -26,18 +26,23 @@ internal static class TrainCommand
     {
         string? resumePath = parse.GetValue(flags.Resume);
         CheckpointInfo? resumed = resumePath is null ? null : CheckpointFile.ReadInfo(resumePath);
-        TrainingOptions options = flags.Recipe(parse, resumed, out int side);
+        string? trainDir = parse.GetValue(flags.TrainDir);
+        // A folder's input size and channels follow its images unless given (a resumed run keeps the checkpoint's).
+        FolderInput? input = trainDir is null || resumed is not null ? null
+            : FolderTrainingSetup.InferInput(trainDir, parse.GetValue(flags.Architecture)!, parse.GetValue(flags.Size), parse.GetValue(flags.Channels));
+        TrainingOptions options = flags.Recipe(parse, resumed, input?.Side, out int side);
         bool quiet = parse.GetValue(flags.Json);
         // Photo augmentation crops from images stored larger than the network input; validation images are stored at the input size.
-        SelectedSets sets = DatasetSelection.ForTraining(parse.GetValue(flags.Dataset)!, parse.GetValue(flags.Data), parse.GetValue(flags.TrainDir), parse.GetValue(flags.TestDir),
-            resumed?.Spec.Channels ?? parse.GetValue(flags.Channels), options.PhotoAugmentation?.StorageSize() ?? side, side,
+        SelectedSets sets = DatasetSelection.ForTraining(parse.GetValue(flags.Dataset)!, parse.GetValue(flags.Data), trainDir, parse.GetValue(flags.TestDir),
+            resumed?.Spec.Channels ?? input?.Channels ?? parse.GetValue(flags.Channels) ?? 3, options.PhotoAugmentation?.StorageSize() ?? side, side,
             parse.GetValue(flags.Limit), parse.GetValue(flags.ValidationLimit), parse.GetValue(flags.Threads), cancellationToken);
         CliOutput.ReportSkipped(sets.Skipped);
+        TrainingValidation validation = FolderTrainingSetup.ChooseValidation(sets.First, sets.Second, trainDir is not null, parse.GetValue(flags.Validation)!, options.Seed);
 
         TrainingResult result;
         try
         {
-            result = TrainingConsole.Train(sets.First, sets.Second, options, quiet, cancellationToken);
+            result = TrainingConsole.Train(validation, options, input, quiet, cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -61,7 +66,7 @@ internal static class TrainCommand
         double imagesPerSecond = history.Sum(h => h.ImagesPerSecond * h.Seconds) / Math.Max(1e-9, trainSeconds);
         if (quiet)
         {
-            CliOutput.WriteJson(Json(options, result, sets, onnxPath, parity, trainSeconds, imagesPerSecond, tripletsPerSecond));
+            CliOutput.WriteJson(Json(options, result, sets, validation, onnxPath, parity, trainSeconds, imagesPerSecond, tripletsPerSecond));
             return 0;
         }
         AnsiConsole.MarkupLineInterpolated($"Checkpoint: [green]{options.CheckpointPath}[/] (epoch {result.Info.Epoch}); {trainSeconds:F0} s of training, {imagesPerSecond:F0} images/s, {tripletsPerSecond:F0} triplets/s.");
@@ -72,7 +77,7 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static object Json(TrainingOptions options, TrainingResult result, SelectedSets sets, string? onnxPath, float? parity,
+    private static object Json(TrainingOptions options, TrainingResult result, SelectedSets sets, TrainingValidation check, string? onnxPath, float? parity,
         double trainSeconds, double imagesPerSecond, double tripletsPerSecond)
     {
         EmbeddingNetwork network = result.Network;
@@ -89,6 +94,14 @@ internal static class TrainCommand
             pretrained = options.FineTuning?.PretrainedWeights is not null,
             augmentation = options.PhotoAugmentation is null ? (options.Augmentation.Enabled ? "shift-flip" : "none") : "photo",
             input_size = network.Spec.Height,
+            input_channels = network.Spec.Channels,
+            validation = check.Kind,
+            stopped_early = history[^1].StoppedEarly,
+            violating_fraction = history[^1].Triplets?.ViolatingFraction,
+            wrong_order_fraction = history[^1].Triplets?.WrongOrderFraction,
+            mean_positive_distance = history[^1].Triplets?.MeanPositiveDistance,
+            mean_negative_distance = history[^1].Triplets?.MeanNegativeDistance,
+            spread = history[^1].Triplets?.Spread,
             trainable_parameters = network.parameters().Where(p => p.requires_grad).Sum(p => p.numel()),
             embedding_dimension = network.Spec.EmbeddingDimension,
             miner = options.Miner.ToString(),
@@ -122,8 +135,17 @@ internal static class TrainCommand
         public Option<string?> Data { get; } = new("--data") { Description = DatasetSelection.DataDescription };
         public Option<string?> TrainDir { get; } = new("--train-dir", "--train") { Description = "Training images, one sub-folder per class." };
         public Option<string?> TestDir { get; } = new("--test-dir", "--test") { Description = "Validation images labelled like --train-dir (optional)." };
-        public Option<int?> Size { get; } = new("--size") { Description = "Network input side in pixels for folder and oxford102 images (default: 64 for folder, 224 for oxford102)." };
-        public Option<int> Channels { get; } = new("--channels") { Description = "1 (grey) or 3 (RGB) for folder images.", DefaultValueFactory = _ => 3 };
+        public Option<int?> Size { get; } = new("--size") { Description = "Network input side in pixels for folder and oxford102 images (default: a folder's most common image size, at most 64, 224 for resnet18; 224 for oxford102)." };
+        public Option<int?> Channels { get; } = new("--channels") { Description = "1 (grey) or 3 (RGB) for folder images (default: 1 when every sampled image is grey, else 3; 3 for resnet18)." };
+
+        public Option<string> Validation { get; } = new("--validation")
+        {
+            Description = "Without --test-dir, what a folder run validates with: classes (held-out classes never trained on, queries against their other images), images (held-out images against the training images), none; auto: classes with 8 or more classes, else images.",
+            DefaultValueFactory = _ => "auto",
+        };
+
+        public Option<int> EarlyStopping { get; } = new("--early-stopping") { Description = "Stop when validation MAP@R has not improved for N evaluations and keep the best weights (0: never).", DefaultValueFactory = _ => Defaults.EarlyStoppingPatience };
+        public Option<double> CollapseSpread { get; } = new("--collapse-spread") { Description = "Stop when the embeddings' spread (0-1) over an epoch falls below this: they collapsed to a point (0: never).", DefaultValueFactory = _ => Defaults.CollapseSpread };
         public Option<int> Limit { get; } = new("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<int> ValidationLimit { get; } = new("--validation-limit") { Description = "Validate with the first N test images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<string> Architecture { get; } = new("--arch") { Description = "Network architecture.", DefaultValueFactory = _ => Defaults.Architecture };
@@ -173,6 +195,7 @@ internal static class TrainCommand
         {
             Dataset.AcceptOnlyFromAmong([.. DatasetSelection.Names]);
             Channels.AcceptOnlyFromAmong("1", "3");
+            Validation.AcceptOnlyFromAmong("auto", "classes", "images", "none");
             Architecture.AcceptOnlyFromAmong([.. NetworkFactory.Architectures]);
             LrSchedule.AcceptOnlyFromAmong([.. Enum.GetValues<LearningRateSchedule>().Select(Kebab)]);
             Miner.AcceptOnlyFromAmong([.. Enum.GetValues<TripletMiningStrategy>().Select(Kebab)]);
@@ -184,7 +207,7 @@ internal static class TrainCommand
                 Dataset, Data, TrainDir, TestDir, Size, Channels, Limit, ValidationLimit,
                 Architecture, Dimension, Epochs, ClassesPerBatch, SamplesPerClass, LearningRate, LrStep, LrDecay, LrSchedule, WeightDecay,
                 Miner, Distance, Margin, SoftMargin, NoFlip, Shift, Seed, Threads, EvalEvery, Checkpoint, CheckpointDir, Resume,
-                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, UnfreezeStages, BnMode,
+                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread,
             ];
             foreach (Option option in all)
             {
@@ -193,11 +216,11 @@ internal static class TrainCommand
         }
 
         /// <summary>The recipe the flags describe (a resumed run keeps its architecture, augmentation and fine-tuning: the checkpoint's options win).</summary>
-        public TrainingOptions Recipe(ParseResult parse, CheckpointInfo? resumed, out int side)
+        public TrainingOptions Recipe(ParseResult parse, CheckpointInfo? resumed, int? inferredSide, out int side)
         {
             string dataset = parse.GetValue(Dataset)!;
             string arch = resumed?.Spec.Architecture ?? parse.GetValue(Architecture)!;
-            side = resumed?.Spec.Height ?? parse.GetValue(Size) ?? (dataset == DatasetSelection.Oxford102Name ? 224 : 64);
+            side = resumed?.Spec.Height ?? parse.GetValue(Size) ?? inferredSide ?? (dataset == DatasetSelection.Oxford102Name ? 224 : 64);
             string augmentation = parse.GetValue(Augment) is "auto" ? (dataset == DatasetSelection.Oxford102Name ? "photo" : "shift-flip") : parse.GetValue(Augment)!;
             if (augmentation == "photo" && dataset == DatasetSelection.FashionMnistName && parse.GetValue(TrainDir) is null)
             {
@@ -226,6 +249,8 @@ internal static class TrainCommand
                 Seed = parse.GetValue(Seed),
                 Threads = parse.GetValue(Threads),
                 EvaluateEvery = parse.GetValue(EvalEvery),
+                EarlyStoppingPatience = parse.GetValue(EarlyStopping),
+                CollapseSpread = parse.GetValue(CollapseSpread),
                 CheckpointPath = CheckpointPath(parse, arch, dataset),
                 ResumeFrom = parse.GetValue(Resume),
             };
