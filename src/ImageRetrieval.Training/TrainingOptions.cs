@@ -120,6 +120,14 @@ public sealed record TrainingOptions
     /// </summary>
     public int EarlyStoppingPatience { get; init; }
 
+    /// <summary>
+    /// Weight of the instance-discrimination term (<c>0</c>: none): each batch image is embedded under two augmentation
+    /// draws and a second triplet loss makes the two views of one image each other's only positives, so a class does not
+    /// shrink to a point and the embedding keeps what tells images apart — what classes unseen in training need.
+    /// Doubles the images per step. Ignored with <see cref="TripletMiningStrategy.Random"/> triplets.
+    /// </summary>
+    public double InstanceLossWeight { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
@@ -143,6 +151,7 @@ public sealed record TrainingOptions
         Require(TimeBudgetSeconds is null or > 0, $"The time budget must be positive, got {TimeBudgetSeconds}.", nameof(TimeBudgetSeconds));
         Require(EvaluationBatchSize >= 1, $"Evaluation batch size must be positive, got {EvaluationBatchSize}.", nameof(EvaluationBatchSize));
         Require(CollapseSpread is >= 0 and <= 1, $"The collapse threshold must be in 0-1, got {CollapseSpread}.", nameof(CollapseSpread));
+        Require(InstanceLossWeight >= 0 && double.IsFinite(InstanceLossWeight), $"The instance-loss weight must be non-negative, got {InstanceLossWeight}.", nameof(InstanceLossWeight));
         Require(EarlyStoppingPatience >= 0, $"Early-stopping patience must be non-negative, got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
         PhotoAugmentation?.Validate();
         FineTuning?.Validate(Architecture);

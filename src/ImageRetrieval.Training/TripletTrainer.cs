@@ -257,16 +257,22 @@ public static class TripletTrainer
             long assemblyStart = Stopwatch.GetTimestamp();
             var input = TrainingInputs.Batch(train, indices, recipe, random);
             var labels = allLabels.index_select(0, torch.tensor(indices.Select(i => (long)i).ToArray()));
+            bool instances = recipe.InstanceLossWeight > 0 && recipe.Miner != TripletMiningStrategy.Random;
+            if (instances)
+            {
+                (input, labels) = InstanceViews.AddSecondView(input, labels, train, indices, recipe, random);
+            }
             assemblySeconds += Stopwatch.GetElapsedTime(assemblyStart).TotalSeconds;
 
             var embeddings = network.forward(input);
             var distances = PairwiseDistances.Compute(embeddings, recipe.Distance);
-            statistics.Add(TripletStatisticsAccumulator.ToArray(distances), indices.Select(train.GetLabel).ToArray());
+            statistics.Add(TripletStatisticsAccumulator.ToArray(distances), labels.data<long>().Select(l => (int)l).ToArray());
             TripletIndices triplets = miner.Mine(distances, labels);
             TripletLossValue value = loss.Compute(distances, triplets);
+            Tensor total = instances ? value.Loss + recipe.InstanceLossWeight * InstanceViews.Loss(distances, miner, loss) : value.Loss;
 
             optimizer.zero_grad();
-            value.Loss.backward();
+            total.backward();
             optimizer.step();
 
             double batchLoss = value.Loss.item<float>();

@@ -46,6 +46,23 @@ public class TrainingSignalsTests
     }
 
     [Fact]
+    public void The_instance_term_keeps_images_of_one_class_apart()
+    {
+        var without = TripletTrainer.Train(TrainingData.Train, null, Quick with { Epochs = 1 });
+        var with = TripletTrainer.Train(TrainingData.Train, null, Quick with { Epochs = 1, InstanceLossWeight = 1 });
+        using (without.Network)
+        using (with.Network)
+        {
+            TripletStatistics plain = without.Info.History[0].Triplets!, instances = with.Info.History[0].Triplets!;
+            // Same seed and batches; the second view of each image is its only instance positive, so a class cannot shrink to a point.
+            Assert.True(instances.MeanPositiveDistance > plain.MeanPositiveDistance,
+                $"mean distance within a class: {plain.MeanPositiveDistance:F3} without, {instances.MeanPositiveDistance:F3} with the instance term");
+            Assert.True(double.IsFinite(with.Info.History[0].Loss));
+            Assert.Equal(1.0, with.Info.Options!.InstanceLossWeight);
+        }
+    }
+
+    [Fact]
     public void A_collapse_threshold_above_the_spread_stops_the_run_with_a_message_saying_what_to_change()
     {
         using var temp = new TempDirectory();

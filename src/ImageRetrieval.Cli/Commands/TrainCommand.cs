@@ -145,6 +145,7 @@ internal static class TrainCommand
         };
 
         public Option<int> EarlyStopping { get; } = new("--early-stopping") { Description = "Stop when validation MAP@R has not improved for N evaluations and keep the best weights (0: never).", DefaultValueFactory = _ => Defaults.EarlyStoppingPatience };
+        public Option<double> InstanceWeight { get; } = new("--instance-weight") { Description = "Weight of the instance term: two augmented views of every batch image, each the other's only positive (keeps what tells images of a class apart; doubles the images per step; 0: none).", DefaultValueFactory = _ => Defaults.InstanceLossWeight };
         public Option<double> CollapseSpread { get; } = new("--collapse-spread") { Description = "Stop when the embeddings' spread (0-1) over an epoch falls below this: they collapsed to a point (0: never).", DefaultValueFactory = _ => Defaults.CollapseSpread };
         public Option<int> Limit { get; } = new("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<int> ValidationLimit { get; } = new("--validation-limit") { Description = "Validate with the first N test images only.", DefaultValueFactory = _ => int.MaxValue };
@@ -207,7 +208,7 @@ internal static class TrainCommand
                 Dataset, Data, TrainDir, TestDir, Size, Channels, Limit, ValidationLimit,
                 Architecture, Dimension, Epochs, ClassesPerBatch, SamplesPerClass, LearningRate, LrStep, LrDecay, LrSchedule, WeightDecay,
                 Miner, Distance, Margin, SoftMargin, NoFlip, Shift, Seed, Threads, EvalEvery, Checkpoint, CheckpointDir, Resume,
-                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread,
+                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread, InstanceWeight,
             ];
             foreach (Option option in all)
             {
@@ -251,6 +252,7 @@ internal static class TrainCommand
                 EvaluateEvery = parse.GetValue(EvalEvery),
                 EarlyStoppingPatience = parse.GetValue(EarlyStopping),
                 CollapseSpread = parse.GetValue(CollapseSpread),
+                InstanceLossWeight = parse.GetValue(InstanceWeight),
                 CheckpointPath = CheckpointPath(parse, arch, dataset),
                 ResumeFrom = parse.GetValue(Resume),
             };
