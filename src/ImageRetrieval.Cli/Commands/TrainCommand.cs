@@ -145,16 +145,16 @@ internal static class TrainCommand
         };
 
         public Option<int> EarlyStopping { get; } = new("--early-stopping") { Description = "Stop when validation MAP@R has not improved for N evaluations and keep the best weights (0: never).", DefaultValueFactory = _ => Defaults.EarlyStoppingPatience };
-        public Option<double> InstanceWeight { get; } = new("--instance-weight") { Description = "Weight of the instance term: two augmented views of every batch image, each the other's only positive (keeps what tells images of a class apart; doubles the images per step; 0: none).", DefaultValueFactory = _ => Defaults.InstanceLossWeight };
+        public Option<double> InstanceWeight { get; } = new("--instance-weight") { Description = "Weight of the instance term: two augmented views of every batch image, each the other's only positive (keeps what tells images of a class apart; doubles the images per step; 0: none; folder from scratch: 1 unless given).", DefaultValueFactory = _ => Defaults.InstanceLossWeight };
         public Option<double> CollapseSpread { get; } = new("--collapse-spread") { Description = "Stop when the embeddings' spread (0-1) over an epoch falls below this: they collapsed to a point (0: never).", DefaultValueFactory = _ => Defaults.CollapseSpread };
         public Option<int> Limit { get; } = new("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<int> ValidationLimit { get; } = new("--validation-limit") { Description = "Validate with the first N test images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<string> Architecture { get; } = new("--arch") { Description = "Network architecture.", DefaultValueFactory = _ => Defaults.Architecture };
-        public Option<int> Dimension { get; } = new("--embedding-dim", "--dim") { Description = "Embedding dimension.", DefaultValueFactory = _ => Defaults.EmbeddingDimension };
+        public Option<int> Dimension { get; } = new("--embedding-dim", "--dim") { Description = "Embedding dimension (folder from scratch: 128 unless given).", DefaultValueFactory = _ => Defaults.EmbeddingDimension };
         public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs (in total, when resuming).", DefaultValueFactory = _ => Defaults.Epochs };
         public Option<int> ClassesPerBatch { get; } = new("--classes-per-batch", "--p", "-p") { Description = "P: classes per batch.", DefaultValueFactory = _ => Defaults.ClassesPerBatch };
         public Option<int> SamplesPerClass { get; } = new("--samples-per-class", "--k", "-k") { Description = "K: images per class per batch.", DefaultValueFactory = _ => Defaults.SamplesPerClass };
-        public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => Defaults.LearningRate };
+        public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate (folder from scratch: 5e-4 unless given).", DefaultValueFactory = _ => Defaults.LearningRate };
         public Option<int> LrStep { get; } = new("--lr-step") { Description = "Decay the learning rate every N epochs (0: never).", DefaultValueFactory = _ => Defaults.LearningRateStepEpochs };
         public Option<double> LrDecay { get; } = new("--lr-decay") { Description = "Learning-rate decay factor.", DefaultValueFactory = _ => Defaults.LearningRateDecay };
         public Option<string> LrSchedule { get; } = new("--lr-schedule") { Description = "step (--lr-step/--lr-decay) or cosine (per batch, to 1 % of --lr at the last epoch or the end of --time-budget, whichever is sooner).", DefaultValueFactory = _ => Kebab(Defaults.Schedule) };
@@ -227,15 +227,19 @@ internal static class TrainCommand
             {
                 throw new ArgumentException("--augment photo crops photographs stored larger than --size; use it with --dataset oxford102 or --dataset folder.");
             }
+            // A folder from scratch takes the recipe that generalises to unseen classes (docs/training.md) where the flag is not given.
+            bool folder = resumed is null && parse.GetValue(TrainDir) is not null && arch != NetworkFactory.ResNet18;
+            T Pick<T>(Option<T> option, T folderDefault) =>
+                folder && parse.GetResult(option) is not { Implicit: false } ? folderDefault : parse.GetValue(option)!;
             var options = new TrainingOptions
             {
                 Architecture = arch,
-                EmbeddingDimension = parse.GetValue(Dimension),
+                EmbeddingDimension = Pick(Dimension, FolderTrainingSetup.FolderRecipe.EmbeddingDimension),
                 TimeBudgetSeconds = parse.GetValue(TimeBudget),
                 Epochs = parse.GetValue(Epochs),
                 ClassesPerBatch = parse.GetValue(ClassesPerBatch),
                 SamplesPerClass = parse.GetValue(Batch) is int b ? Math.Max(2, b / parse.GetValue(ClassesPerBatch)) : parse.GetValue(SamplesPerClass),
-                LearningRate = parse.GetValue(LearningRate),
+                LearningRate = Pick(LearningRate, FolderTrainingSetup.FolderRecipe.LearningRate),
                 LearningRateStepEpochs = parse.GetValue(LrStep),
                 LearningRateDecay = parse.GetValue(LrDecay),
                 Schedule = Enum.Parse<LearningRateSchedule>(parse.GetValue(LrSchedule)!, ignoreCase: true),
@@ -252,7 +256,7 @@ internal static class TrainCommand
                 EvaluateEvery = parse.GetValue(EvalEvery),
                 EarlyStoppingPatience = parse.GetValue(EarlyStopping),
                 CollapseSpread = parse.GetValue(CollapseSpread),
-                InstanceLossWeight = parse.GetValue(InstanceWeight),
+                InstanceLossWeight = Pick(InstanceWeight, FolderTrainingSetup.FolderRecipe.InstanceLossWeight),
                 CheckpointPath = CheckpointPath(parse, arch, dataset),
                 ResumeFrom = parse.GetValue(Resume),
             };
