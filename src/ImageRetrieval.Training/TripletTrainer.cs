@@ -129,7 +129,7 @@ public static class TripletTrainer
             var history = new List<EpochSummary>(info.History);
             using var labelsOnDevice = torch.tensor(train.Labels.ToArray().Select(l => (long)l).ToArray());
             LabeledImageSet? gallery = validation is null ? null : validationGallery ?? TrainingInputs.EvaluationGallery(train, network.Spec);
-            var earlyStopping = new EarlyStopping(recipe.EarlyStoppingPatience);
+            using var earlyStopping = new EarlyStopping(recipe.EarlyStoppingPatience);
 
             // The budget counts training only: the clock stops for evaluation and checkpointing.
             var budget = new Stopwatch();
@@ -178,7 +178,6 @@ public static class TripletTrainer
                 }
             }
             network.eval();
-            earlyStopping.Dispose();
             return new TrainingResult(network, info);
         }
         catch
