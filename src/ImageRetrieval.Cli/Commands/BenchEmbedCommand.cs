@@ -62,7 +62,7 @@ internal static class BenchEmbedCommand
             EmbeddingBenchmark.Report report = EmbeddingBenchmark.Run(settings, asJson ? null : message => AnsiConsole.MarkupLineInterpolated($"[grey]{message}[/]"));
             if (asJson)
             {
-                CliOutput.WriteJson(report);
+                CliOutput.WriteJson(report, CliJsonContext.Default.Report);
             }
             else
             {

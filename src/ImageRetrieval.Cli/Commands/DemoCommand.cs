@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -60,16 +61,8 @@ internal static class DemoCommand
             AnsiConsole.MarkupLineInterpolated($"Wrote [green]{Path.GetFullPath(htmlPath)}[/]; index saved in {indexDir}.");
             if (parse.GetValue(json))
             {
-                CliOutput.WriteJson(new
-                {
-                    gallery_count = index.Count,
-                    query_count = run.Queries,
-                    p_at_1 = precision,
-                    p_at_1_exact = exactPrecision,
-                    median_query_ms = median,
-                    indexing_images_per_second = report.ImagesPerSecond,
-                    html = Path.GetFullPath(htmlPath),
-                });
+                CliOutput.WriteJson(new DemoJson(index.Count, run.Queries, precision, exactPrecision, median, report.ImagesPerSecond, Path.GetFullPath(htmlPath)),
+                    CliJsonContext.Default.DemoJson);
             }
             return 0;
         }));
@@ -88,4 +81,8 @@ internal static class DemoCommand
         }
         AnsiConsole.Write(table);
     }
+
+    /// <summary><c>--json</c> of the demo.</summary>
+    internal sealed record DemoJson(int GalleryCount, int QueryCount, [property: JsonPropertyName("p_at_1")] double PAt1, [property: JsonPropertyName("p_at_1_exact")] double PAt1Exact,
+        double MedianQueryMs, double IndexingImagesPerSecond, string Html);
 }

@@ -44,21 +44,15 @@ internal static class IndexCommand
             AnsiConsole.MarkupLineInterpolated($"Saved {index.Count} images to [green]{outDir}[/].");
             if (parse.GetValue(json))
             {
-                CliOutput.WriteJson(new
-                {
-                    index = Path.GetFullPath(outDir),
-                    count = index.Count,
-                    added = report.Added,
-                    replaced = report.Replaced,
-                    skipped = report.Skipped.Count,
-                    ignored_files = report.IgnoredFiles,
-                    seconds = report.Elapsed.TotalSeconds,
-                    images_per_second = report.ImagesPerSecond,
-                    execution_provider = index.ExecutionProvider.ToString(),
-                });
+                CliOutput.WriteJson(new IndexJson(Path.GetFullPath(outDir), index.Count, report.Added, report.Replaced, report.Skipped.Count, report.IgnoredFiles,
+                    report.Elapsed.TotalSeconds, report.ImagesPerSecond, index.ExecutionProvider.ToString()), CliJsonContext.Default.IndexJson);
             }
             return 0;
         }));
         return command;
     }
+
+    /// <summary><c>--json</c> of <c>imgret index</c>.</summary>
+    internal sealed record IndexJson(string Index, int Count, int Added, int Replaced, int Skipped, int IgnoredFiles, double Seconds,
+        double ImagesPerSecond, string ExecutionProvider);
 }

@@ -1,5 +1,6 @@
 using ImageRetrieval.ML.Imaging;
 using ImageRetrieval.ML.Models;
+using ImageRetrieval.ML.Threading;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
@@ -15,7 +16,9 @@ namespace ImageRetrieval.ML.Embedding;
 /// <para>The pixels are exactly those of ML.NET's <c>LoadImages → ResizeImages → [ConvertToGrayscale] → ExtractPixels</c>
 /// chain (see <see cref="ImageDecoder"/>), so the vectors equal those of <c>mlContext.Transforms.EmbedImages</c>
 /// up to floating-point batching effects (≤ 1e-5).</para>
-/// <para>Thread-safe: concurrent calls are serialised (one batch pipeline runs at a time). Dispose to free the ONNX Runtime session.</para>
+/// <para>Thread-safe: batch calls take turns (one batch pipeline runs at a time); single-image calls (<c>Embed</c>) run
+/// concurrently with each other and with a running batch, so a query is never queued behind a bulk job. Dispose waits
+/// for calls in flight, then frees the ONNX Runtime session.</para>
 /// </remarks>
 public sealed class ImageEmbedder : IDisposable
 {
@@ -29,6 +32,7 @@ public sealed class ImageEmbedder : IDisposable
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private readonly Lock _gate = new();
+    private readonly OperationGate _singles = new();
     private bool _disposed;
 
     /// <summary>Opens the model and prepares the ONNX Runtime session.</summary>
@@ -45,8 +49,19 @@ public sealed class ImageEmbedder : IDisposable
         using (SessionOptions sessionOptions = ExecutionProviders.CreateSessionOptions(
                    Options.GpuDeviceId, Options.FallbackToCpu, Options.IntraOpNumThreads, Options.InterOpNumThreads, logger, out ExecutionProviderInfo provider))
         {
+            try
+            {
+                _model = EmbeddingModel.Open(modelPath, sessionOptions, Options.ImageWidth, Options.ImageHeight, Options.ImageChannels, out _session);
+            }
+            catch (InvalidDataException e) when (provider.IsGpu && Options.FallbackToCpu && e.InnerException is OnnxRuntimeException cuda)
+            {
+                // The CUDA provider loaded but no session could be made on the device (a CUDA installation without a usable
+                // GPU, a driver too old): the CPU, as for a provider that does not load at all. A corrupt model fails again below.
+                provider = ExecutionProviders.SessionFallback(Options.GpuDeviceId!.Value, cuda, logger);
+                using SessionOptions cpu = ExecutionProviders.CreateSessionOptions(null, true, Options.IntraOpNumThreads, Options.InterOpNumThreads, logger, out _);
+                _model = EmbeddingModel.Open(modelPath, cpu, Options.ImageWidth, Options.ImageHeight, Options.ImageChannels, out _session);
+            }
             ExecutionProvider = provider;
-            _model = EmbeddingModel.Open(modelPath, sessionOptions, Options.ImageWidth, Options.ImageHeight, Options.ImageChannels, out _session);
         }
         try
         {
@@ -117,6 +132,48 @@ public sealed class ImageEmbedder : IDisposable
         return EmbedOne((span) => DecodeStream(encoded, span, source));
     }
 
+    /// <summary>
+    /// Embeds one encoded image read asynchronously from <paramref name="encoded"/> (read to its end, not disposed): for
+    /// request bodies, which ASP.NET Core's Kestrel does not allow to be read synchronously. Reading stops with an
+    /// <see cref="ImageDecodeException"/> as soon as the stream passes <see cref="ImageEmbedderOptions.MaxEncodedBytes"/>.
+    /// </summary>
+    /// <exception cref="ImageDecodeException">The stream does not hold a usable image, cannot be read, or is too large.</exception>
+    public async ValueTask<float[]> EmbedAsync(Stream encoded, string source = "<stream>", CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        byte[] bytes = await ReadBoundedAsync(encoded, Options.MaxEncodedBytes, source, cancellationToken).ConfigureAwait(false);
+        return Embed(bytes, source);
+    }
+
+    /// <summary>Reads a stream to its end, asynchronously, refusing more than <paramref name="maxBytes"/>.</summary>
+    /// <exception cref="ImageDecodeException">The stream is longer than the limit or cannot be read.</exception>
+    internal static async ValueTask<byte[]> ReadBoundedAsync(Stream stream, long maxBytes, string source, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (stream.CanSeek && stream.Length - stream.Position > maxBytes)
+            {
+                throw new ImageDecodeException(source, $"the image is {stream.Length - stream.Position} bytes, over the limit of {maxBytes}");
+            }
+            using var buffer = new MemoryStream();
+            byte[] chunk = new byte[81920];
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (buffer.Length + read > maxBytes)
+                {
+                    throw new ImageDecodeException(source, $"the image is over the limit of {maxBytes} bytes");
+                }
+                buffer.Write(chunk, 0, read);
+            }
+            return buffer.ToArray();
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException or ObjectDisposedException && e is not ImageDecodeException)
+        {
+            throw new ImageDecodeException(source, $"the stream cannot be read ({e.Message})", e);
+        }
+    }
+
     /// <summary>Embeds image files in parallel batches.</summary>
     /// <param name="paths">The files.</param>
     /// <param name="progress">Reported after each batch.</param>
@@ -127,6 +184,14 @@ public sealed class ImageEmbedder : IDisposable
         ArgumentNullException.ThrowIfNull(paths);
         return Run(paths.Count, i => paths[i], (i, span) => ImageDecoder.DecodeFile(paths[i], _decode, span, _scale), progress, cancellationToken);
     }
+
+    /// <summary>Files, with a per-batch hook (see <see cref="ScoredBatch"/>).</summary>
+    internal ImageEmbeddingResult EmbedFiles(IReadOnlyList<string> paths, Action<ScoredBatch> onBatch, CancellationToken cancellationToken) =>
+        Run(paths.Count, i => paths[i], (i, span) => ImageDecoder.DecodeFile(paths[i], _decode, span, _scale), null, onBatch, cancellationToken);
+
+    /// <summary>In-memory images, with a per-batch hook (see <see cref="ScoredBatch"/>).</summary>
+    internal ImageEmbeddingResult EmbedImages(IReadOnlyList<ReadOnlyMemory<byte>> images, IReadOnlyList<string> names, Action<ScoredBatch> onBatch, CancellationToken cancellationToken) =>
+        Run(images.Count, i => names[i], (i, span) => ImageDecoder.Decode(images[i].Span, _decode, span, _scale, names[i]), null, onBatch, cancellationToken);
 
     /// <summary>Embeds encoded images held in memory, in parallel batches.</summary>
     /// <param name="images">Encoded images (PNG, JPEG, ...).</param>
@@ -228,6 +293,8 @@ public sealed class ImageEmbedder : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        // Single-image calls in flight finish first; batch calls hold the gate.
+        _singles.CloseAndWait();
         lock (_gate)
         {
             if (_disposed)
@@ -249,15 +316,20 @@ public sealed class ImageEmbedder : IDisposable
 
     private delegate void DecodeOne(Span<float> destination);
 
+    /// <summary>
+    /// One image, outside the batch pipeline's turn: its own input buffer and a concurrent <c>Run</c> on the shared session
+    /// (ONNX Runtime sessions are safe for concurrent runs), so a single query never waits behind a running batch job.
+    /// </summary>
     private float[] EmbedOne(DecodeOne decode)
     {
+        using var _ = _singles.Enter(this);
         var vector = new float[Dimension];
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            decode(_inputs[0].AsSpan(0, ImageLength));
-            Score(0, 1, vector, 0);
-        }
+        var input = new float[ImageLength];
+        decode(input);
+        using OrtValue inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input.AsMemory(),
+            [1, _model.Channels, _model.Height, _model.Width]);
+        using OrtValue output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, vector.AsMemory(), [1, Dimension]);
+        _session.Run(_runOptions, _inputNames, [inputValue], _outputNames, [output]);
         return vector;
     }
 
@@ -265,7 +337,22 @@ public sealed class ImageEmbedder : IDisposable
     /// The batch pipeline: batch b+1 is decoded (in parallel) while batch b is scored. Decode failures
     /// are collected per item; under <see cref="ImageErrorPolicy.Throw"/> the lowest-index one is thrown.
     /// </summary>
-    internal ImageEmbeddingResult Run(int count, Func<int, string> nameOf, DecodeItem decode, IProgress<ImageEmbeddingProgress>? progress, CancellationToken cancellationToken)
+    internal ImageEmbeddingResult Run(int count, Func<int, string> nameOf, DecodeItem decode, IProgress<ImageEmbeddingProgress>? progress, CancellationToken cancellationToken) =>
+        Run(count, nameOf, decode, progress, null, cancellationToken);
+
+    /// <summary>
+    /// Items <c>[Start, Start + Count)</c> of a run have just been scored: <c>Vectors</c> holds their rows (zeros for a
+    /// failed item) and <c>Failed(i)</c> says which failed. Called on the scoring thread, in order, while the next batch is
+    /// being decoded; a batch that finished scoring is handed over even if the run was cancelled meanwhile (the run then
+    /// stops before scoring the next), and what the callback does with it stays done.
+    /// </summary>
+    internal readonly record struct ScoredBatch(int Start, int Count, float[] Vectors, ImageDecodeException?[] Failures)
+    {
+        public bool Failed(int index) => Failures[index] is not null;
+    }
+
+    internal ImageEmbeddingResult Run(int count, Func<int, string> nameOf, DecodeItem decode, IProgress<ImageEmbeddingProgress>? progress,
+        Action<ScoredBatch>? onBatch, CancellationToken cancellationToken)
     {
         var vectors = new float[(long)count * Dimension];
         var failures = new ImageDecodeException?[count];
@@ -281,6 +368,9 @@ public sealed class ImageEmbedder : IDisposable
             DecodeBatch(0, 0, count, decode, nameOf, failures, cancellationToken);
             for (int b = 0; b < batches; b++)
             {
+                // Checked before scoring, not after: a cancellation may have cut this batch's decoding short, and a batch
+                // that has been scored is always handed to the caller (cancelling keeps what was embedded).
+                cancellationToken.ThrowIfCancellationRequested();
                 int start = b * BatchSize;
                 int n = Math.Min(BatchSize, count - start);
                 ThrowOrCollect(start, n, nameOf, failures, errors);
@@ -309,7 +399,6 @@ public sealed class ImageEmbedder : IDisposable
                 {
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(next.Exception!.InnerException ?? next.Exception).Throw();
                 }
-                cancellationToken.ThrowIfCancellationRequested();
                 // Failed images were zero-filled before scoring; clear their vectors.
                 for (int i = start; i < start + n; i++)
                 {
@@ -318,6 +407,7 @@ public sealed class ImageEmbedder : IDisposable
                         vectors.AsSpan(i * Dimension, Dimension).Clear();
                     }
                 }
+                onBatch?.Invoke(new ScoredBatch(start, n, vectors, failures));
                 progress?.Report(new ImageEmbeddingProgress(start + n, count, errors.Count));
             }
         }

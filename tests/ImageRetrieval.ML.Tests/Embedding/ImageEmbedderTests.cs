@@ -168,6 +168,26 @@ public class ImageEmbedderTests(EmbeddingFixture fixture) : IClassFixture<Embedd
     }
 
     [Fact]
+    public void A_batch_scored_while_the_run_is_cancelled_is_still_handed_over()
+    {
+        using var embedder = new ImageEmbedder(fixture.GreyModel, new ImageEmbedderOptions { BatchSize = 4, DecodeParallelism = 1 });
+        using var cts = new CancellationTokenSource();
+        var delivered = new List<int>();
+        // Batch 2 is decoded while batch 1 is being scored; cancelling there must not throw batch 1's embeddings away.
+        void Decode(int index, Span<float> destination)
+        {
+            if (index == 8)
+            {
+                cts.Cancel();
+            }
+            destination.Fill(index / 100f);
+        }
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            embedder.Run(20, i => "#" + i, Decode, null, batch => delivered.Add(batch.Start), cts.Token));
+        Assert.Equal([0, 4], delivered);
+    }
+
+    [Fact]
     public void Requesting_a_GPU_falls_back_to_the_CPU_once_or_throws_when_fallback_is_off()
     {
         ExecutionProviderInfo probe = ExecutionProviders.Resolve(0, fallbackToCpu: true);
