@@ -109,10 +109,11 @@ public sealed record TrainingOptions
 
     /// <summary>
     /// Stop with an <see cref="EmbeddingCollapseException"/> when an epoch's mean embedding
-    /// <see cref="TripletStatistics.Spread"/> falls below this (0: never). Healthy runs stay far above it
-    /// (docs/training.md); a collapsed network maps every image to about one point.
+    /// <see cref="TripletStatistics.Spread"/> falls below this (0, the default: never). A collapsed network maps every
+    /// image to about one point; <c>imgret train</c> on a folder uses 0.05. Off by default because batch-all runs can
+    /// shrink every distance while their ranking still improves (docs/training.md, "Known problem").
     /// </summary>
-    public double CollapseSpread { get; init; } = 0.05;
+    public double CollapseSpread { get; init; }
 
     /// <summary>
     /// Stop when the validation MAP@R has not improved for this many evaluations in a row, and keep the weights

@@ -154,7 +154,7 @@ internal static class TrainCommand
 
         public Option<int> EarlyStopping { get; } = new("--early-stopping") { Description = "Stop when validation MAP@R has not improved for N evaluations and keep the best weights (0: never).", DefaultValueFactory = _ => Defaults.EarlyStoppingPatience };
         public Option<double> InstanceWeight { get; } = new("--instance-weight") { Description = "Weight of the instance term: two augmented views of every batch image, each the other's only positive (keeps what tells images of a class apart; doubles the images per step; 0: none; folder from scratch: 1 unless given).", DefaultValueFactory = _ => Defaults.InstanceLossWeight };
-        public Option<double> CollapseSpread { get; } = new("--collapse-spread") { Description = "Stop when the embeddings' spread (0-1) over an epoch falls below this: they collapsed to a point (0: never).", DefaultValueFactory = _ => Defaults.CollapseSpread };
+        public Option<double> CollapseSpread { get; } = new("--collapse-spread") { Description = "Stop when the embeddings' spread (0-1) over an epoch falls below this: they collapsed to a point (0: never; folder from scratch: 0.05 unless given).", DefaultValueFactory = _ => Defaults.CollapseSpread };
         public Option<int> Limit { get; } = new("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<int> ValidationLimit { get; } = new("--validation-limit") { Description = "Validate with the first N test images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<string> Architecture { get; } = new("--arch") { Description = "Network architecture.", DefaultValueFactory = _ => Defaults.Architecture };
@@ -263,7 +263,7 @@ internal static class TrainCommand
                 Threads = parse.GetValue(Threads),
                 EvaluateEvery = parse.GetValue(EvalEvery),
                 EarlyStoppingPatience = parse.GetValue(EarlyStopping),
-                CollapseSpread = parse.GetValue(CollapseSpread),
+                CollapseSpread = Pick(CollapseSpread, FolderTrainingSetup.FolderRecipe.CollapseSpread),
                 InstanceLossWeight = Pick(InstanceWeight, FolderTrainingSetup.FolderRecipe.InstanceLossWeight),
                 CheckpointPath = CheckpointPath(parse, arch, dataset),
                 ResumeFrom = parse.GetValue(Resume),
