@@ -22,7 +22,8 @@ public static class ImageFolderWriter
         ArgumentException.ThrowIfNullOrEmpty(directory);
         indices ??= Enumerable.Range(0, set.Count).ToArray();
         var paths = new string[indices.Count];
-        foreach (string name in set.ClassNames.Distinct())
+        // Only the classes written get a folder: an empty class folder would read back as a class without images.
+        foreach (string name in indices.Select(i => set.ClassNames[set.GetLabel(i)]).Distinct())
         {
             Directory.CreateDirectory(Path.Combine(directory, Slug(name)));
         }

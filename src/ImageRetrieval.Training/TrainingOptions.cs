@@ -107,6 +107,28 @@ public sealed record TrainingOptions
     /// <summary>Pretrained weights, frozen layers and batch-norm mode. Null: every layer trains from random weights.</summary>
     public FineTuningOptions? FineTuning { get; init; }
 
+    /// <summary>
+    /// Stop with an <see cref="EmbeddingCollapseException"/> when an epoch's mean embedding
+    /// <see cref="TripletStatistics.Spread"/> falls below this (0, the default: never). A collapsed network maps every
+    /// image to about one point; <c>imgret train</c> on a folder uses 0.05. Off by default because batch-all runs can
+    /// shrink every distance while their ranking still improves (docs/training.md, "Known problem").
+    /// </summary>
+    public double CollapseSpread { get; init; }
+
+    /// <summary>
+    /// Stop when the validation MAP@R has not improved for this many evaluations in a row, and keep the weights
+    /// of the best evaluation (0: never stop early; the last weights are kept).
+    /// </summary>
+    public int EarlyStoppingPatience { get; init; }
+
+    /// <summary>
+    /// Weight of the instance-discrimination term (<c>0</c>: none): each batch image is embedded under two augmentation
+    /// draws and a second triplet loss makes the two views of one image each other's only positives, so a class does not
+    /// shrink to a point and the embedding keeps what tells images apart — what classes unseen in training need.
+    /// Doubles the images per step. Ignored with <see cref="TripletMiningStrategy.Random"/> triplets.
+    /// </summary>
+    public double InstanceLossWeight { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
@@ -129,6 +151,9 @@ public sealed record TrainingOptions
         Require(EvaluateEvery >= 0, $"EvaluateEvery must be non-negative, got {EvaluateEvery}.", nameof(EvaluateEvery));
         Require(TimeBudgetSeconds is null or > 0, $"The time budget must be positive, got {TimeBudgetSeconds}.", nameof(TimeBudgetSeconds));
         Require(EvaluationBatchSize >= 1, $"Evaluation batch size must be positive, got {EvaluationBatchSize}.", nameof(EvaluationBatchSize));
+        Require(CollapseSpread is >= 0 and <= 1, $"The collapse threshold must be in 0-1, got {CollapseSpread}.", nameof(CollapseSpread));
+        Require(InstanceLossWeight >= 0 && double.IsFinite(InstanceLossWeight), $"The instance-loss weight must be non-negative, got {InstanceLossWeight}.", nameof(InstanceLossWeight));
+        Require(EarlyStoppingPatience >= 0, $"Early-stopping patience must be non-negative, got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
         PhotoAugmentation?.Validate();
         FineTuning?.Validate(Architecture);
     }

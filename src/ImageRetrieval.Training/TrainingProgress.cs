@@ -43,6 +43,8 @@ public sealed record TrainingProgress(
 /// <param name="CpuSeconds">Process CPU time spent on the optimisation (all threads).</param>
 /// <param name="Validation">Retrieval metrics on the validation set, when evaluated.</param>
 /// <param name="BatchAssemblySeconds">Wall time spent assembling batches (pixels → augmented tensor, labels), part of <paramref name="Seconds"/>.</param>
+/// <param name="Triplets">What the training batches' embeddings looked like (every valid triplet, not only the mined ones).</param>
+/// <param name="StoppedEarly">Validation stopped improving (<see cref="TrainingOptions.EarlyStoppingPatience"/>): the run ended here with the best epoch's weights.</param>
 public sealed record EpochSummary(
     int Epoch,
     double Loss,
@@ -53,4 +55,6 @@ public sealed record EpochSummary(
     double ImagesPerSecond,
     double CpuSeconds,
     RetrievalMetricsResult? Validation,
-    double BatchAssemblySeconds = 0);
+    double BatchAssemblySeconds = 0,
+    TripletStatistics? Triplets = null,
+    bool StoppedEarly = false);

@@ -38,6 +38,28 @@ public static class TripletTrainer
         LabeledImageSet? validation,
         TrainingOptions options,
         IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        Train(train, validation, null, options, progress, cancellationToken);
+
+    /// <summary>Runs the training, evaluating <paramref name="validation"/> as queries against <paramref name="validationGallery"/>.</summary>
+    /// <param name="train">Training images (their mean/std become the network's input normalisation).</param>
+    /// <param name="validation">Images to evaluate retrieval with, or <see langword="null"/>.</param>
+    /// <param name="validationGallery">
+    /// The gallery the validation queries search, e.g. the rest of the held-out classes of a <see cref="ValidationSplit"/>;
+    /// <see langword="null"/>: the training images.
+    /// </param>
+    /// <param name="options">The recipe.</param>
+    /// <param name="progress">Receives batch, evaluation and epoch reports.</param>
+    /// <param name="cancellationToken">Stops between batches; the last checkpoint stays valid.</param>
+    /// <exception cref="ArgumentException">Invalid options, or data that does not fit the network (or the checkpoint resumed).</exception>
+    /// <exception cref="InvalidDataException">The checkpoint to resume is unreadable.</exception>
+    /// <exception cref="EmbeddingCollapseException">The embeddings collapsed (<see cref="TrainingOptions.CollapseSpread"/>); the checkpoint holds that epoch.</exception>
+    public static TrainingResult Train(
+        LabeledImageSet train,
+        LabeledImageSet? validation,
+        LabeledImageSet? validationGallery,
+        TrainingOptions options,
+        IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -62,6 +84,8 @@ public static class TripletTrainer
                 Threads = options.Threads,
                 EvaluateEvery = options.EvaluateEvery,
                 EvaluationBatchSize = options.EvaluationBatchSize,
+                CollapseSpread = options.CollapseSpread,
+                EarlyStoppingPatience = options.EarlyStoppingPatience,
             };
         }
         else
@@ -81,7 +105,14 @@ public static class TripletTrainer
         TrainingInputs.RequireTrainingShape(train, network.Spec, recipe);
         if (validation is not null)
         {
+            // Sets carved from a training folder stored larger for photo crops are compared whole, at the input size.
+            validation = recipe.PhotoAugmentation is null ? validation : TrainingInputs.EvaluationGallery(validation, network.Spec);
             NetworkEmbedder.RequireShape(validation, network.Spec);
+        }
+        if (validationGallery is not null)
+        {
+            validationGallery = recipe.PhotoAugmentation is null ? validationGallery : TrainingInputs.EvaluationGallery(validationGallery, network.Spec);
+            NetworkEmbedder.RequireShape(validationGallery, network.Spec);
         }
 
         try
@@ -97,7 +128,8 @@ public static class TripletTrainer
             var loss = new TripletMarginLoss(recipe.Margin, recipe.SoftMargin);
             var history = new List<EpochSummary>(info.History);
             using var labelsOnDevice = torch.tensor(train.Labels.ToArray().Select(l => (long)l).ToArray());
-            LabeledImageSet? gallery = validation is null ? null : TrainingInputs.EvaluationGallery(train, network.Spec);
+            LabeledImageSet? gallery = validation is null ? null : validationGallery ?? TrainingInputs.EvaluationGallery(train, network.Spec);
+            using var earlyStopping = new EarlyStopping(recipe.EarlyStoppingPatience);
 
             // The budget counts training only: the clock stops for evaluation and checkpointing.
             var budget = new Stopwatch();
@@ -121,6 +153,13 @@ public static class TripletTrainer
                     progress?.Report(new TrainingProgress(TrainingPhase.Evaluating, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss));
                     summary = summary with { Validation = Evaluate(network, validation!, gallery!, recipe, cancellationToken) };
                 }
+                bool stopEarly = summary.Validation is { } metrics && earlyStopping.Observe(network, metrics.MapAtR);
+                if (stopEarly)
+                {
+                    // Keep the best weights: the checkpoint and the result are the network that validated best.
+                    earlyStopping.RestoreBest(network);
+                    summary = summary with { StoppedEarly = true };
+                }
                 history.Add(summary);
                 info = info with { Epoch = epoch + 1, History = history.ToArray(), Options = recipe with { ResumeFrom = null } };
                 if (recipe.CheckpointPath is { } checkpointPath)
@@ -129,7 +168,11 @@ public static class TripletTrainer
                 }
                 progress?.Report(new TrainingProgress(TrainingPhase.EpochCompleted, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss, summary));
                 cancellationToken.ThrowIfCancellationRequested();
-                if (lastEpoch)
+                if (recipe.CollapseSpread > 0 && summary.Triplets is { } triplets && triplets.Spread < recipe.CollapseSpread)
+                {
+                    throw new EmbeddingCollapseException(epoch + 1, triplets, recipe.CollapseSpread);
+                }
+                if (lastEpoch || stopEarly)
                 {
                     break;
                 }
@@ -185,6 +228,7 @@ public static class TripletTrainer
         }
         SetLearningRate(learningRate);
         ITripletMiner miner = TripletMiners.Create(recipe.Miner, recipe.Margin);
+        var statistics = new TripletStatisticsAccumulator(recipe.Margin, recipe.Distance);
 
         network.train();
         var watch = Stopwatch.StartNew();
@@ -212,15 +256,22 @@ public static class TripletTrainer
             long assemblyStart = Stopwatch.GetTimestamp();
             var input = TrainingInputs.Batch(train, indices, recipe, random);
             var labels = allLabels.index_select(0, torch.tensor(indices.Select(i => (long)i).ToArray()));
+            bool instances = recipe.InstanceLossWeight > 0 && recipe.Miner != TripletMiningStrategy.Random;
+            if (instances)
+            {
+                (input, labels) = InstanceViews.AddSecondView(input, labels, train, indices, recipe, random);
+            }
             assemblySeconds += Stopwatch.GetElapsedTime(assemblyStart).TotalSeconds;
 
             var embeddings = network.forward(input);
             var distances = PairwiseDistances.Compute(embeddings, recipe.Distance);
+            statistics.Add(TripletStatisticsAccumulator.ToArray(distances), labels.data<long>().Select(l => (int)l).ToArray());
             TripletIndices triplets = miner.Mine(distances, labels);
             TripletLossValue value = loss.Compute(distances, triplets);
+            Tensor total = instances ? value.Loss + recipe.InstanceLossWeight * InstanceViews.Loss(distances, miner, loss) : value.Loss;
 
             optimizer.zero_grad();
-            value.Loss.backward();
+            total.backward();
             optimizer.step();
 
             double batchLoss = value.Loss.item<float>();
@@ -240,7 +291,7 @@ public static class TripletTrainer
         }
         double seconds = watch.Elapsed.TotalSeconds;
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
-        return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, cpuSeconds, null, assemblySeconds);
+        return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, cpuSeconds, null, assemblySeconds, statistics.Mean());
     }
 
     /// <summary>Per-channel mean and standard deviation of 0–255 pixel values.</summary>

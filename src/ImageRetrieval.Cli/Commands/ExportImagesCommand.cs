@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using ImageRetrieval.Cli.Output;
+using ImageRetrieval.Cli.Services;
 using ImageRetrieval.Datasets;
 using Spectre.Console;
 
@@ -17,11 +18,12 @@ internal static class ExportImagesCommand
         var output = new Option<string>("--out") { Description = "Destination folder (one sub-folder per class).", Required = true };
         var start = new Option<int>("--start") { Description = "First image index to consider.", DefaultValueFactory = _ => 0 };
         var count = new Option<int>("--count") { Description = "Number of images to consider from --start.", DefaultValueFactory = _ => int.MaxValue };
+        var classes = new Option<string?>("--classes") { Description = "Only these class labels: a list and/or ranges, e.g. 5-9 or 0,2,4 (default: all)." };
         var perClass = new Option<int>("--per-class") { Description = "Write at most N images of each class (the first ones in range).", DefaultValueFactory = _ => int.MaxValue };
 
         var command = new Command("export-images", "Write Fashion-MNIST images as PNG files, one sub-folder per class.")
         {
-            data, split, output, start, count, perClass,
+            data, split, output, start, count, perClass, classes,
         };
         command.SetAction(parse => CliOutput.Run(() =>
         {
@@ -31,12 +33,13 @@ internal static class ExportImagesCommand
             int first = Math.Clamp(parse.GetValue(start), 0, set.Count);
             int end = (int)Math.Min((long)first + parse.GetValue(count), set.Count);
             int limit = parse.GetValue(perClass);
+            bool[] wanted = ClassSelection.Parse(parse.GetValue(classes), set.ClassCount, "--classes");
             var taken = new int[set.ClassCount];
             var indices = new List<int>();
             for (int i = first; i < end; i++)
             {
                 int label = set.GetLabel(i);
-                if (taken[label] < limit)
+                if (wanted[label] && taken[label] < limit)
                 {
                     taken[label]++;
                     indices.Add(i);

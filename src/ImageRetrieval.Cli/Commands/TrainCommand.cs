@@ -27,18 +27,23 @@ internal static class TrainCommand
     {
         string? resumePath = parse.GetValue(flags.Resume);
         CheckpointInfo? resumed = resumePath is null ? null : CheckpointFile.ReadInfo(resumePath);
-        TrainingOptions options = flags.Recipe(parse, resumed, out int side);
+        string? trainDir = parse.GetValue(flags.TrainDir);
+        // A folder's input size and channels follow its images unless given (a resumed run keeps the checkpoint's).
+        FolderInput? input = trainDir is null || resumed is not null ? null
+            : FolderTrainingSetup.InferInput(trainDir, parse.GetValue(flags.Architecture)!, parse.GetValue(flags.Size), parse.GetValue(flags.Channels));
+        TrainingOptions options = flags.Recipe(parse, resumed, input?.Side, out int side);
         bool quiet = parse.GetValue(flags.Json);
         // Photo augmentation crops from images stored larger than the network input; validation images are stored at the input size.
-        SelectedSets sets = DatasetSelection.ForTraining(parse.GetValue(flags.Dataset)!, parse.GetValue(flags.Data), parse.GetValue(flags.TrainDir), parse.GetValue(flags.TestDir),
-            resumed?.Spec.Channels ?? parse.GetValue(flags.Channels), options.PhotoAugmentation?.StorageSize() ?? side, side,
+        SelectedSets sets = DatasetSelection.ForTraining(parse.GetValue(flags.Dataset)!, parse.GetValue(flags.Data), trainDir, parse.GetValue(flags.TestDir),
+            resumed?.Spec.Channels ?? input?.Channels ?? parse.GetValue(flags.Channels) ?? 3, options.PhotoAugmentation?.StorageSize() ?? side, side,
             parse.GetValue(flags.Limit), parse.GetValue(flags.ValidationLimit), parse.GetValue(flags.Threads), cancellationToken);
         CliOutput.ReportSkipped(sets.Skipped);
+        TrainingValidation validation = FolderTrainingSetup.ChooseValidation(sets.First, sets.Second, trainDir is not null, parse.GetValue(flags.Validation)!, options.Seed);
 
         TrainingResult result;
         try
         {
-            result = TrainingConsole.Train(sets.First, sets.Second, options, quiet, cancellationToken);
+            result = TrainingConsole.Train(validation, options, input, quiet, cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -62,7 +67,7 @@ internal static class TrainCommand
         double imagesPerSecond = history.Sum(h => h.ImagesPerSecond * h.Seconds) / Math.Max(1e-9, trainSeconds);
         if (quiet)
         {
-            CliOutput.WriteJson(Json(options, result, sets, onnxPath, parity, trainSeconds, imagesPerSecond, tripletsPerSecond), CliJsonContext.Default.TrainJson);
+            CliOutput.WriteJson(Json(options, result, sets, validation, onnxPath, parity, trainSeconds, imagesPerSecond, tripletsPerSecond), CliJsonContext.Default.TrainJson);
             return 0;
         }
         AnsiConsole.MarkupLineInterpolated($"Checkpoint: [green]{options.CheckpointPath}[/] (epoch {result.Info.Epoch}); {trainSeconds:F0} s of training, {imagesPerSecond:F0} images/s, {tripletsPerSecond:F0} triplets/s.");
@@ -73,7 +78,7 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static TrainJson Json(TrainingOptions options, TrainingResult result, SelectedSets sets, string? onnxPath, float? parity,
+    private static TrainJson Json(TrainingOptions options, TrainingResult result, SelectedSets sets, TrainingValidation check, string? onnxPath, float? parity,
         double trainSeconds, double imagesPerSecond, double tripletsPerSecond)
     {
         EmbeddingNetwork network = result.Network;
@@ -104,7 +109,15 @@ internal static class TrainCommand
             validation?.RecallAt1,
             validation?.RecallAt5,
             validation?.RecallAt10,
-            validation?.MapAtR);
+            validation?.MapAtR,
+            network.Spec.Channels,
+            check.Kind,
+            history[^1].StoppedEarly,
+            history[^1].Triplets?.ViolatingFraction,
+            history[^1].Triplets?.WrongOrderFraction,
+            history[^1].Triplets?.MeanPositiveDistance,
+            history[^1].Triplets?.MeanNegativeDistance,
+            history[^1].Triplets?.Spread);
     }
 
     /// <summary><c>--json</c> of <c>imgret train</c>; the validation metrics are null (left out) without a validation set.</summary>
@@ -112,7 +125,9 @@ internal static class TrainCommand
         int SkippedFiles, string Architecture, bool Pretrained, string Augmentation, int InputSize, long TrainableParameters, int EmbeddingDimension,
         string Miner, int Epochs, double Loss, double TrainSeconds, double ImagesPerSecond, double TripletsPerSecond, double BatchAssemblyFraction,
         double ImagesPerCpuSecond, int? QueryCount, [property: JsonPropertyName("p_at_1")] double? PAt1, [property: JsonPropertyName("recall_at_1")] double? RecallAt1,
-        [property: JsonPropertyName("recall_at_5")] double? RecallAt5, [property: JsonPropertyName("recall_at_10")] double? RecallAt10, double? MapAtR);
+        [property: JsonPropertyName("recall_at_5")] double? RecallAt5, [property: JsonPropertyName("recall_at_10")] double? RecallAt10, double? MapAtR,
+        int InputChannels, string Validation, bool StoppedEarly, double? ViolatingFraction, double? WrongOrderFraction, double? MeanPositiveDistance,
+        double? MeanNegativeDistance, double? Spread);
 
     /// <summary>The flags of <c>imgret train</c> and how they become a <see cref="TrainingOptions"/> recipe.</summary>
     private sealed class Flags
@@ -128,16 +143,26 @@ internal static class TrainCommand
         public Option<string?> Data { get; } = new("--data") { Description = DatasetSelection.DataDescription };
         public Option<string?> TrainDir { get; } = new("--train-dir", "--train") { Description = "Training images, one sub-folder per class." };
         public Option<string?> TestDir { get; } = new("--test-dir", "--test") { Description = "Validation images labelled like --train-dir (optional)." };
-        public Option<int?> Size { get; } = new("--size") { Description = "Network input side in pixels for folder and oxford102 images (default: 64 for folder, 224 for oxford102)." };
-        public Option<int> Channels { get; } = new("--channels") { Description = "1 (grey) or 3 (RGB) for folder images.", DefaultValueFactory = _ => 3 };
+        public Option<int?> Size { get; } = new("--size") { Description = "Network input side in pixels for folder and oxford102 images (default: a folder's most common image size, at most 64, 224 for resnet18; 224 for oxford102)." };
+        public Option<int?> Channels { get; } = new("--channels") { Description = "1 (grey) or 3 (RGB) for folder images (default: 1 when every sampled image is grey, else 3; 3 for resnet18)." };
+
+        public Option<string> Validation { get; } = new("--validation")
+        {
+            Description = "Without --test-dir, what a folder run validates with: classes (held-out classes never trained on, queries against their other images), images (held-out images against the training images), none; auto: classes with 8 or more classes, else images.",
+            DefaultValueFactory = _ => "auto",
+        };
+
+        public Option<int> EarlyStopping { get; } = new("--early-stopping") { Description = "Stop when validation MAP@R has not improved for N evaluations and keep the best weights (0: never).", DefaultValueFactory = _ => Defaults.EarlyStoppingPatience };
+        public Option<double> InstanceWeight { get; } = new("--instance-weight") { Description = "Weight of the instance term: two augmented views of every batch image, each the other's only positive (keeps what tells images of a class apart; doubles the images per step; 0: none; folder from scratch: 1 unless given).", DefaultValueFactory = _ => Defaults.InstanceLossWeight };
+        public Option<double> CollapseSpread { get; } = new("--collapse-spread") { Description = "Stop when the embeddings' spread (0-1) over an epoch falls below this: they collapsed to a point (0: never; folder from scratch: 0.05 unless given).", DefaultValueFactory = _ => Defaults.CollapseSpread };
         public Option<int> Limit { get; } = new("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<int> ValidationLimit { get; } = new("--validation-limit") { Description = "Validate with the first N test images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<string> Architecture { get; } = new("--arch") { Description = "Network architecture.", DefaultValueFactory = _ => Defaults.Architecture };
-        public Option<int> Dimension { get; } = new("--embedding-dim", "--dim") { Description = "Embedding dimension.", DefaultValueFactory = _ => Defaults.EmbeddingDimension };
+        public Option<int> Dimension { get; } = new("--embedding-dim", "--dim") { Description = "Embedding dimension (folder from scratch: 128 unless given).", DefaultValueFactory = _ => Defaults.EmbeddingDimension };
         public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs (in total, when resuming).", DefaultValueFactory = _ => Defaults.Epochs };
         public Option<int> ClassesPerBatch { get; } = new("--classes-per-batch", "--p", "-p") { Description = "P: classes per batch.", DefaultValueFactory = _ => Defaults.ClassesPerBatch };
         public Option<int> SamplesPerClass { get; } = new("--samples-per-class", "--k", "-k") { Description = "K: images per class per batch.", DefaultValueFactory = _ => Defaults.SamplesPerClass };
-        public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => Defaults.LearningRate };
+        public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate (folder from scratch: 5e-4 unless given).", DefaultValueFactory = _ => Defaults.LearningRate };
         public Option<int> LrStep { get; } = new("--lr-step") { Description = "Decay the learning rate every N epochs (0: never).", DefaultValueFactory = _ => Defaults.LearningRateStepEpochs };
         public Option<double> LrDecay { get; } = new("--lr-decay") { Description = "Learning-rate decay factor.", DefaultValueFactory = _ => Defaults.LearningRateDecay };
         public Option<string> LrSchedule { get; } = new("--lr-schedule") { Description = "step (--lr-step/--lr-decay) or cosine (per batch, to 1 % of --lr at the last epoch or the end of --time-budget, whichever is sooner).", DefaultValueFactory = _ => Kebab(Defaults.Schedule) };
@@ -179,6 +204,7 @@ internal static class TrainCommand
         {
             Dataset.AcceptOnlyFromAmong([.. DatasetSelection.Names]);
             Channels.AcceptOnlyFromAmong("1", "3");
+            Validation.AcceptOnlyFromAmong("auto", "classes", "images", "none");
             Architecture.AcceptOnlyFromAmong([.. NetworkFactory.Architectures]);
             LrSchedule.AcceptOnlyFromAmong([.. Enum.GetValues<LearningRateSchedule>().Select(Kebab)]);
             Miner.AcceptOnlyFromAmong([.. Enum.GetValues<TripletMiningStrategy>().Select(Kebab)]);
@@ -190,7 +216,7 @@ internal static class TrainCommand
                 Dataset, Data, TrainDir, TestDir, Size, Channels, Limit, ValidationLimit,
                 Architecture, Dimension, Epochs, ClassesPerBatch, SamplesPerClass, LearningRate, LrStep, LrDecay, LrSchedule, WeightDecay,
                 Miner, Distance, Margin, SoftMargin, NoFlip, Shift, Seed, Threads, EvalEvery, Checkpoint, CheckpointDir, Resume,
-                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, UnfreezeStages, BnMode,
+                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread, InstanceWeight,
             ];
             foreach (Option option in all)
             {
@@ -199,25 +225,29 @@ internal static class TrainCommand
         }
 
         /// <summary>The recipe the flags describe (a resumed run keeps its architecture, augmentation and fine-tuning: the checkpoint's options win).</summary>
-        public TrainingOptions Recipe(ParseResult parse, CheckpointInfo? resumed, out int side)
+        public TrainingOptions Recipe(ParseResult parse, CheckpointInfo? resumed, int? inferredSide, out int side)
         {
             string dataset = parse.GetValue(Dataset)!;
             string arch = resumed?.Spec.Architecture ?? parse.GetValue(Architecture)!;
-            side = resumed?.Spec.Height ?? parse.GetValue(Size) ?? (dataset == DatasetSelection.Oxford102Name ? 224 : 64);
+            side = resumed?.Spec.Height ?? parse.GetValue(Size) ?? inferredSide ?? (dataset == DatasetSelection.Oxford102Name ? 224 : 64);
             string augmentation = parse.GetValue(Augment) is "auto" ? (dataset == DatasetSelection.Oxford102Name ? "photo" : "shift-flip") : parse.GetValue(Augment)!;
             if (augmentation == "photo" && dataset == DatasetSelection.FashionMnistName && parse.GetValue(TrainDir) is null)
             {
                 throw new ArgumentException("--augment photo crops photographs stored larger than --size; use it with --dataset oxford102 or --dataset folder.");
             }
+            // A folder from scratch takes the recipe that generalises to unseen classes (docs/training.md) where the flag is not given.
+            bool folder = resumed is null && parse.GetValue(TrainDir) is not null && arch != NetworkFactory.ResNet18;
+            T Pick<T>(Option<T> option, T folderDefault) =>
+                folder && parse.GetResult(option) is not { Implicit: false } ? folderDefault : parse.GetValue(option)!;
             var options = new TrainingOptions
             {
                 Architecture = arch,
-                EmbeddingDimension = parse.GetValue(Dimension),
+                EmbeddingDimension = Pick(Dimension, FolderTrainingSetup.FolderRecipe.EmbeddingDimension),
                 TimeBudgetSeconds = parse.GetValue(TimeBudget),
                 Epochs = parse.GetValue(Epochs),
                 ClassesPerBatch = parse.GetValue(ClassesPerBatch),
                 SamplesPerClass = parse.GetValue(Batch) is int b ? Math.Max(2, b / parse.GetValue(ClassesPerBatch)) : parse.GetValue(SamplesPerClass),
-                LearningRate = parse.GetValue(LearningRate),
+                LearningRate = Pick(LearningRate, FolderTrainingSetup.FolderRecipe.LearningRate),
                 LearningRateStepEpochs = parse.GetValue(LrStep),
                 LearningRateDecay = parse.GetValue(LrDecay),
                 Schedule = Enum.Parse<LearningRateSchedule>(parse.GetValue(LrSchedule)!, ignoreCase: true),
@@ -232,6 +262,9 @@ internal static class TrainCommand
                 Seed = parse.GetValue(Seed),
                 Threads = parse.GetValue(Threads),
                 EvaluateEvery = parse.GetValue(EvalEvery),
+                EarlyStoppingPatience = parse.GetValue(EarlyStopping),
+                CollapseSpread = Pick(CollapseSpread, FolderTrainingSetup.FolderRecipe.CollapseSpread),
+                InstanceLossWeight = Pick(InstanceWeight, FolderTrainingSetup.FolderRecipe.InstanceLossWeight),
                 CheckpointPath = CheckpointPath(parse, arch, dataset),
                 ResumeFrom = parse.GetValue(Resume),
             };

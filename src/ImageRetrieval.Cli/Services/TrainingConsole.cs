@@ -7,19 +7,21 @@ using Spectre.Console;
 namespace ImageRetrieval.Cli.Services;
 
 /// <summary>
-/// Runs <see cref="TripletTrainer.Train"/> for <c>imgret train</c>: silently (<c>--json</c>) or with a progress bar per epoch
-/// and a table of the finished epochs.
+/// Runs <see cref="TripletTrainer"/> for <c>imgret train</c>: silently (<c>--json</c>) or with a progress bar per epoch
+/// and a table of the finished epochs: beside the loss, the signals that tell learning from failure (share of all triplets
+/// inside the margin and ranked the wrong way, mean distances within and between classes, the spread that shows a collapse).
 /// </summary>
 internal static class TrainingConsole
 {
-    public static TrainingResult Train(LabeledImageSet train, LabeledImageSet? validation, TrainingOptions options, bool quiet, CancellationToken cancellationToken)
+    public static TrainingResult Train(TrainingValidation check, TrainingOptions options, FolderInput? input, bool quiet, CancellationToken cancellationToken)
     {
+        LabeledImageSet train = check.Train;
         if (quiet)
         {
-            return TripletTrainer.Train(train, validation, options, null, cancellationToken);
+            return TripletTrainer.Train(train, check.Queries, check.Gallery, options, null, cancellationToken);
         }
-        Describe(train, validation, options);
-        var table = new Table().AddColumns("epoch", "loss", "triplets/batch", "active", "lr", "img/s", "P@1", "R@10", "MAP@R");
+        Describe(train, check, options, input);
+        var table = new Table().AddColumns("epoch", "loss", "active", "violating", "wrong order", "d+", "d−", "spread", "lr", "img/s", "P@1", "MAP@R");
         TrainingResult? result = null;
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -39,22 +41,47 @@ internal static class TrainingConsole
                     if (report.Summary is { } s)
                     {
                         task.StopTask();
+                        TripletStatistics? t = s.Triplets;
                         table.AddRow(
-                            s.Epoch.ToString(CultureInfo.InvariantCulture), $"{s.Loss:F4}", $"{s.TripletsPerBatch:F0}", $"{s.ActiveTripletFraction:P0}", $"{s.LearningRate:G3}", $"{s.ImagesPerSecond:F0}",
+                            s.Epoch.ToString(CultureInfo.InvariantCulture) + (s.StoppedEarly ? " (stop)" : ""), $"{s.Loss:F4}", $"{s.ActiveTripletFraction:P0}",
+                            t is null ? "" : $"{t.ViolatingFraction:P1}", t is null ? "" : $"{t.WrongOrderFraction:P1}",
+                            t is null ? "" : $"{t.MeanPositiveDistance:F3}", t is null ? "" : $"{t.MeanNegativeDistance:F3}", t is null ? "" : $"{t.Spread:F3}",
+                            $"{s.LearningRate:G3}", $"{s.ImagesPerSecond:F0}",
                             s.Validation is null ? "" : $"{s.Validation.PrecisionAt1:F4}",
-                            s.Validation is null ? "" : $"{s.Validation.RecallAt10:F4}",
                             s.Validation is null ? "" : $"{s.Validation.MapAtR:F4}");
                     }
                 });
-                result = TripletTrainer.Train(train, validation, options, progress, cancellationToken);
+                try
+                {
+                    result = TripletTrainer.Train(train, check.Queries, check.Gallery, options, progress, cancellationToken);
+                }
+                finally
+                {
+                    AnsiConsole.Write(table);
+                }
             });
-        AnsiConsole.Write(table);
-        return result!;
+        if (result!.Info.History.LastOrDefault()?.StoppedEarly == true)
+        {
+            AnsiConsole.MarkupLine("Validation MAP@R stopped improving: stopped early with the best epoch's weights.");
+        }
+        AnsiConsole.MarkupLine("[grey]violating: share of all triplets in a batch inside the margin; wrong order: negative closer than positive (0.5 = chance); d+ / d−: mean distance within / between classes; spread: 1 = spread over the sphere, 0 = collapsed.[/]");
+        return result;
     }
 
-    private static void Describe(LabeledImageSet train, LabeledImageSet? validation, TrainingOptions options)
+    private static void Describe(LabeledImageSet train, TrainingValidation check, TrainingOptions options, FolderInput? input)
     {
-        AnsiConsole.MarkupLineInterpolated($"Training [bold]{options.Architecture}[/] ({options.EmbeddingDimension}-d) on {train.Name} ({train.Count} images), validating on {validation?.Name ?? "nothing"}; checkpoint {options.CheckpointPath}.");
+        AnsiConsole.MarkupLineInterpolated($"Training [bold]{options.Architecture}[/] ({options.EmbeddingDimension}-d) on {train.Name} ({train.Count} images); checkpoint {options.CheckpointPath}.");
+        if (input is not null)
+        {
+            AnsiConsole.MarkupLineInterpolated($"Input: {input.Side}x{input.Side}, {(input.Channels == 1 ? "grey" : "RGB")} ({input.Reason}).");
+        }
+        AnsiConsole.MarkupLineInterpolated($"Validation: {check.Description}.");
+        AnsiConsole.MarkupLineInterpolated($"Recipe: {options.EmbeddingDimension}-d, {options.Miner} mining, margin {options.Margin}, lr {options.LearningRate:G3}, instance weight {options.InstanceLossWeight}.");
+        int classes = train.CountPerClass().Count(c => c > 0);
+        if (options.Miner != Training.Mining.TripletMiningStrategy.Random && classes < options.ClassesPerBatch)
+        {
+            AnsiConsole.MarkupLineInterpolated($"{classes} classes to train on, fewer than P = {options.ClassesPerBatch}: every batch takes all {classes} classes x {options.SamplesPerClass} images.");
+        }
         if (options.FineTuning is { } f)
         {
             string layers = f.UnfreezeStages is { } n ? $"head + last {n} stage(s)" : f.FreezeBackbone ? "head only" : "all layers";
