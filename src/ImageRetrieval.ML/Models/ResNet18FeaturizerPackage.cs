@@ -1,3 +1,5 @@
+using System.Reflection;
+
 namespace ImageRetrieval.ML.Models;
 
 /// <summary>
@@ -11,8 +13,9 @@ public static class ResNet18FeaturizerPackage
     /// <summary>NuGet package id.</summary>
     public const string PackageId = "Microsoft.ML.DnnImageFeaturizer.ResNet18";
 
-    /// <summary>The package version pinned in <c>Directory.Packages.props</c>.</summary>
-    public const string PackageVersion = "0.23.1";
+    /// <summary>The package version pinned in <c>Directory.Packages.props</c> (compiled in from there at build time).</summary>
+    public static string PackageVersion { get; } =
+        typeof(ResNet18FeaturizerPackage).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ResNet18FeaturizerVersion").Value!;
 
     /// <summary>Path of the network inside the package folder: input <c>Input247</c> [1, 3, 224, 224] (BGR minus the mean image), output <c>Pooling395_Output_0</c> [1, 512, 1, 1].</summary>
     public const string ModelPathInPackage = "tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx";

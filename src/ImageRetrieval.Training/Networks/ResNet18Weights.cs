@@ -27,7 +27,7 @@ public static class ResNet18Weights
     public const string PackageId = ResNet18FeaturizerPackage.PackageId;
 
     /// <summary>The package version pinned in <c>Directory.Packages.props</c>.</summary>
-    public const string PackageVersion = ResNet18FeaturizerPackage.PackageVersion;
+    public static string PackageVersion => ResNet18FeaturizerPackage.PackageVersion;
 
     /// <summary>Path of the model inside the package folder.</summary>
     public const string PathInPackage = ResNet18FeaturizerPackage.ModelPathInPackage;
