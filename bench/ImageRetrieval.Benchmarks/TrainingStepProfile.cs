@@ -48,7 +48,7 @@ internal static class TrainingStepProfile
         using var labels = torch.tensor(indices.Select(i => (long)train.Labels[i]).ToArray());
         using var network = NetworkFactory.Create(new NetworkSpec(arch, 1, 28, 28, 64, [72.9f], [90.0f]));
         network.train();
-        var optimizer = torch.optim.Adam(network.parameters(), lr: 1e-3);
+        var optimizer = new ImageRetrieval.Training.Training.SafeOptimizers.Adam(network.parameters(), 1e-3);
         ITripletMiner miner = TripletMiners.Create(strategy, 0.2f);
         var loss = new TripletMarginLoss(0.2f);
 

@@ -1,3 +1,4 @@
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,8 +28,8 @@ public static class PairwiseDistances
         var similarity = embeddings.matmul(embeddings.t());
         Tensor result = distance switch
         {
-            TripletDistance.Euclidean => (2 - 2 * similarity).clamp_min(1e-12).sqrt(),
-            TripletDistance.Cosine => 1 - similarity,
+            TripletDistance.Euclidean => similarity.Times(2.0).SubtractedFrom(2.0).AtLeast(1e-12).sqrt(),
+            TripletDistance.Cosine => similarity.SubtractedFrom(1.0),
             _ => throw new ArgumentOutOfRangeException(nameof(distance), distance, "Unknown distance."),
         };
         return result.MoveToOuterDisposeScope();

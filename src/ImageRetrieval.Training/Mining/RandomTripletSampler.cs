@@ -1,3 +1,4 @@
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -113,6 +114,6 @@ public sealed class FixedTripletMiner : TripletMinerBase
         }
         long t = rows / 3;
         var a = torch.arange(t, dtype: ScalarType.Int64, device: distances.device);
-        return new TripletIndices(a, a + t, a + (2 * t));
+        return new TripletIndices(a, a.Plus(t), a.Plus(2 * t));
     }
 }

@@ -77,7 +77,7 @@ public static class NetworkFactory
             {
                 string name = $"s{stage + 1}c{conv + 1}";
                 layers.Add((name, nn.Conv2d(inChannels, widths[stage], 3, padding: 1, bias: false)));
-                layers.Add((name + "bn", nn.BatchNorm2d(widths[stage])));
+                layers.Add((name + "bn", new SafeBatchNorm2d(widths[stage])));
                 layers.Add((name + "relu", nn.ReLU()));
                 inChannels = widths[stage];
             }

@@ -89,7 +89,7 @@ public static class TripletTrainer
             IBatchSampler sampler = recipe.Miner == TripletMiningStrategy.Random
                 ? new RandomTripletSampler(train.Labels, recipe.ClassesPerBatch * recipe.SamplesPerClass)
                 : new PKBatchSampler(train.Labels, Math.Min(recipe.ClassesPerBatch, train.CountPerClass().Count(c => c > 0)), recipe.SamplesPerClass);
-            var optimizer = torch.optim.Adam(network.parameters().Where(p => p.requires_grad), lr: recipe.LearningRate, weight_decay: recipe.WeightDecay);
+            var optimizer = new SafeOptimizers.Adam(network.parameters().Where(p => p.requires_grad), recipe.LearningRate, recipe.WeightDecay);
             if (recipe.ResumeFrom is not null)
             {
                 CheckpointFile.TryLoadOptimizer(recipe.ResumeFrom, optimizer);

@@ -154,6 +154,23 @@ public class TripletTrainerTests
         var error = Assert.Throws<ArgumentException>(() => TripletTrainer.Train(TrainingData.Train, other, Quick(TripletMiningStrategy.BatchAll)));
         Assert.Contains("3x28x28", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(NetworkFactory.ConvNet, TripletMiningStrategy.BatchAll)]
+    [InlineData(NetworkFactory.Classic, TripletMiningStrategy.Random)]
+    public void Training_survives_garbage_collections_on_other_threads(string architecture, TripletMiningStrategy miner)
+    {
+        // The CI failure of issue 19 ("Unknown scalar type" in BatchNorm.forward): TorchSharp Scalars freed by the
+        // finalizer during native calls. Every scalar the training step hands to libtorch must outlive its call.
+        var options = Quick(miner) with { Architecture = architecture, Epochs = 1, SamplesPerClass = 4, Threads = 1 };
+        TrainingResult result;
+        using (new Platform.GarbageCollectionPressure())
+        {
+            result = TripletTrainer.Train(TrainingData.Train.Take(600), null, options);
+        }
+        using var network = result.Network;
+        Assert.True(double.IsFinite(result.Info.History[0].Loss));
+    }
 }
 
 /// <summary>An IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
