@@ -30,7 +30,7 @@ internal static class TrainingStepProfile
         int threads = int.Parse(ResNetThroughput.Option(args, "--threads", "1"), CultureInfo.InvariantCulture);
         int steps = int.Parse(ResNetThroughput.Option(args, "--steps", "20"), CultureInfo.InvariantCulture);
         int warmup = int.Parse(ResNetThroughput.Option(args, "--warmup", "3"), CultureInfo.InvariantCulture);
-        torch.set_num_threads(threads);
+        ImageRetrieval.Training.Runtime.TorchRuntime.SetThreads(threads);
         torch.random.manual_seed(1);
 
         var train = FashionMnist.Load(FashionMnist.Split.Train, maxItems: 10_000);

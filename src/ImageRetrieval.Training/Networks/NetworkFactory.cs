@@ -1,3 +1,4 @@
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,6 +30,7 @@ public static class NetworkFactory
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
+        TorchRuntime.Initialize();
         Sequential features = spec.Architecture switch
         {
             Classic => BuildClassic(spec),

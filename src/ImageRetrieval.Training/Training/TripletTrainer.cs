@@ -5,6 +5,7 @@ using ImageRetrieval.Training.Checkpoints;
 using ImageRetrieval.Training.Losses;
 using ImageRetrieval.Training.Mining;
 using ImageRetrieval.Training.Networks;
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using OptimizerHelper = TorchSharp.Modules.OptimizerHelper;
 using TripletMarginLoss = ImageRetrieval.Training.Losses.TripletMarginLoss;
@@ -43,10 +44,7 @@ public static class TripletTrainer
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (options.Threads > 0)
-        {
-            torch.set_num_threads(options.Threads);
-        }
+        TorchRuntime.SetThreads(options.Threads);
 
         EmbeddingNetwork network;
         CheckpointInfo info;
