@@ -54,10 +54,10 @@ public static class NetworkFactory
         return nn.Sequential(
             ("conv1", nn.Conv2d(spec.Channels, 32, 5)),
             ("prelu1", nn.PReLU(1)),
-            ("pool1", nn.MaxPool2d(2)),
+            ("pool1", new ChannelsLastMaxPool2d(2)),
             ("conv2", nn.Conv2d(32, 64, 5)),
             ("prelu2", nn.PReLU(1)),
-            ("pool2", nn.MaxPool2d(2)),
+            ("pool2", new ChannelsLastMaxPool2d(2)),
             ("flatten", nn.Flatten()),
             ("fc1", nn.Linear(64L * h * w, 256)),
             ("prelu3", nn.PReLU(1)),
@@ -85,7 +85,7 @@ public static class NetworkFactory
             }
             if (stage < widths.Length - 1)
             {
-                layers.Add(($"pool{stage + 1}", nn.MaxPool2d(2)));
+                layers.Add(($"pool{stage + 1}", new ChannelsLastMaxPool2d(2)));
             }
         }
         layers.Add(("gap", nn.AdaptiveAvgPool2d(1)));

@@ -17,8 +17,9 @@ namespace ImageRetrieval.Training.Onnx;
 /// </summary>
 /// <remarks>
 /// The exporter walks the network's modules by type (not by layer name): Conv2d, batch norm (TorchSharp's
-/// BatchNorm2d and <see cref="SafeBatchNorm2d"/>), ReLU, PReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout / Identity (no-ops in eval
-/// mode), nested Sequential and the ResNet residual block. Any other module — or a configuration of a
+/// BatchNorm2d and <see cref="SafeBatchNorm2d"/>), ReLU, PReLU, max pooling (MaxPool2d and
+/// <see cref="ChannelsLastMaxPool2d"/>), AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout / Identity
+/// (no-ops in eval mode), nested Sequential and the ResNet residual block. Any other module — or a configuration of a
 /// known module that ONNX cannot express exactly — raises <see cref="OnnxExportException"/> naming the
 /// module's path and type. Batch-norm layers are exported with their running statistics (eval mode).
 /// </remarks>
@@ -143,6 +144,8 @@ public static class OnnxExporter
                     return EmitPRelu(prelu, path, x);
                 case MaxPool2d pool:
                     return EmitMaxPool(pool, path, x);
+                case ChannelsLastMaxPool2d pool:
+                    return EmitChannelsLastMaxPool(pool, path, x);
                 case AvgPool2d pool:
                     return EmitAvgPool(pool, path, x);
                 case AdaptiveAvgPool2d pool:
@@ -155,7 +158,7 @@ public static class OnnxExporter
                     return x; // identity in eval mode
                 default:
                     throw new OnnxExportException(path, module.GetType().FullName ?? module.GetType().Name,
-                        "the exporter has no ONNX mapping for this module type. Supported: Sequential, Conv2d, BatchNorm2d, SafeBatchNorm2d, ReLU, PReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout, Identity and ResidualBlock.");
+                        "the exporter has no ONNX mapping for this module type. Supported: Sequential, Conv2d, BatchNorm2d, SafeBatchNorm2d, ReLU, PReLU, MaxPool2d, ChannelsLastMaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout, Identity and ResidualBlock.");
             }
         }
 
@@ -322,6 +325,15 @@ public static class OnnxExporter
             RequireFloorShape(pool.ceil_mode, x.Sample, sample, kernel, stride, padding, dilation, path, pool.GetType().Name);
             string output = Builder.Node("MaxPool", path, [x.Name],
                 Ints("kernel_shape", kernel), Ints("strides", stride), Ints("pads", padding[0], padding[1], padding[0], padding[1]), Ints("dilations", dilation));
+            return new Value(output, sample);
+        }
+
+        private Value EmitChannelsLastMaxPool(ChannelsLastMaxPool2d pool, string path, Value x)
+        {
+            // No padding, no dilation, floor mode: ONNX MaxPool's defaults, written out.
+            var sample = pool.forward(x.Sample);
+            string output = Builder.Node("MaxPool", path, [x.Name],
+                Ints("kernel_shape", pool.KernelSize, pool.KernelSize), Ints("strides", pool.Stride, pool.Stride), Ints("pads", 0, 0, 0, 0), Ints("dilations", 1, 1));
             return new Value(output, sample);
         }
 
