@@ -170,7 +170,7 @@ public static class TripletTrainer
         Func<double> budgetFraction)
     {
         // Every epoch is seeded on its own, so a resumed run draws the same batches as an uninterrupted one.
-        int epochSeed = HashCode.Combine(recipe.Seed, epoch);
+        int epochSeed = EpochSeed(recipe.Seed, epoch);
         torch.random.manual_seed(epochSeed);
         var random = new Random(epochSeed);
         double learningRate = recipe.LearningRateAt(epoch);
@@ -239,6 +239,19 @@ public static class TripletTrainer
         double seconds = watch.Elapsed.TotalSeconds;
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
         return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, cpuSeconds, null, assemblySeconds);
+    }
+
+    /// <summary>
+    /// The seed of one epoch, a fixed function of the run's seed and the epoch number (SplitMix64's finaliser), so
+    /// the same command draws the same batches in every process. <c>HashCode.Combine</c>, used before, is seeded
+    /// randomly per process: two runs of one command, or a run resumed in a new process, drew different batches.
+    /// </summary>
+    internal static int EpochSeed(int seed, int epoch)
+    {
+        ulong z = unchecked(((ulong)(uint)seed << 32 | (uint)epoch) + 0x9E3779B97F4A7C15UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return unchecked((int)(z ^ (z >> 31)));
     }
 
     /// <summary>Per-channel mean and standard deviation of 0–255 pixel values.</summary>

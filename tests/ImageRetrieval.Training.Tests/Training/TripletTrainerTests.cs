@@ -155,6 +155,15 @@ public class TripletTrainerTests
         Assert.Contains("3x28x28", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Epoch_seeds_are_the_same_in_every_process()
+    {
+        // Fixed values: a per-process randomised hash (HashCode.Combine) would make them change from run to run.
+        Assert.Equal(-1551761096, TripletTrainer.EpochSeed(1, 0));
+        Assert.Equal(-44460689, TripletTrainer.EpochSeed(1, 1));
+        Assert.Equal(-721913261, TripletTrainer.EpochSeed(5, 3));
+    }
+
     [Theory]
     [InlineData(NetworkFactory.ConvNet, TripletMiningStrategy.BatchAll)]
     [InlineData(NetworkFactory.Classic, TripletMiningStrategy.Random)]
