@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Issue 19: TorchSharp (imgret train) against PyTorch, side by side in one run: the sides alternate within
+# each round (the order rotates from round to round), same thread settings, OMP_NUM_THREADS and
+# OPENBLAS_NUM_THREADS set explicitly for both; prints every run and the medians' ratios.
+#
+#   bench/pytorch/side_by_side.sh classic [ROUNDS]
+#       the goal command of issue 19 (imgret train --arch classic --miner random --batch 64 ..., default
+#       shift-flip augmentation), the same with --augment none (like with like), and classic_recipe.py (the
+#       recipe as written: Dataset + DataLoader, 3 forward passes, nn.TripletMarginLoss, no augmentation);
+#       one epoch of all 60,000 training images each; compared on triplets per second of training.
+#   bench/pytorch/side_by_side.sh batch-all [ROUNDS] [EPOCHS] [LIMIT]
+#       imgret train's default recipe (classic network, batch-all, 10 x 25, margin 0.2, Adam 2e-3 cosine) with
+#       --augment none, against batch_all_recipe.py (the same recipe in PyTorch, vectorised: one distance matrix
+#       per batch, no augmentation); compared on images per second of training.
+#
+# Environment: THREADS (default 2), OUT (directory for the JSON lines; default a new temporary directory),
+# IMGRET (an imgret.dll to run instead of building samples/ImageRetrieval.Cli).
+# Needs Debian's python3-torch (run with /usr/bin/python3) and libopenblas0-pthread.
+set -euo pipefail
+mode=${1:?usage: side_by_side.sh classic|batch-all [ROUNDS] [EPOCHS] [LIMIT]}
+rounds=${2:-3}
+epochs=${3:-1}
+limit=${4:-60000}
+threads=${THREADS:-2}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if [[ -z ${IMGRET:-} ]]; then
+    dotnet build -c Release "$root/samples/ImageRetrieval.Cli" -warnaserror >/dev/null
+    IMGRET=$root/samples/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll
+fi
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=1
+
+run() {  # run NAME: one run of one side, its JSON line appended to $out/NAME.jsonl
+    local name=$1 line
+    case $name in
+        torchsharp)
+            line=$(dotnet "$IMGRET" train --dataset fashion-mnist --arch classic --miner random --embedding-dim 64 --margin 1.0 \
+                --batch 64 --lr 0.001 --epochs 1 --threads "$threads" --seed 1 --out "$work/m.onnx" --json \
+                --checkpoint "$work/m.ckpt" | tail -n 1) ;;
+        torchsharp-no-augment)
+            line=$(dotnet "$IMGRET" train --dataset fashion-mnist --arch classic --miner random --embedding-dim 64 --margin 1.0 \
+                --batch 64 --lr 0.001 --epochs 1 --threads "$threads" --seed 1 --out "$work/m.onnx" --json \
+                --checkpoint "$work/m.ckpt" --augment none | tail -n 1) ;;
+        pytorch)
+            line=$(/usr/bin/python3 "$root/bench/pytorch/classic_recipe.py" --threads "$threads" --seed 1 | tail -n 1) ;;
+        torchsharp-batch-all)
+            line=$(dotnet "$IMGRET" train --dataset fashion-mnist --epochs "$epochs" --limit "$limit" --augment none --threads "$threads" \
+                --seed 1 --eval-every 0 --json --checkpoint "$work/b.ckpt" | tail -n 1) ;;
+        pytorch-batch-all)
+            line=$(/usr/bin/python3 "$root/bench/pytorch/batch_all_recipe.py" --epochs "$epochs" --limit "$limit" --threads "$threads" \
+                --seed 1 | tail -n 1) ;;
+    esac
+    rm -f "$work"/*.ckpt "$work"/*.onnx
+    echo "$line" >> "$out/$name.jsonl"
+    echo "$(date -u +%H:%M:%S) $name: $line"
+}
+
+if [[ $mode == classic ]]; then
+    sides=(torchsharp torchsharp-no-augment pytorch)
+else
+    sides=(torchsharp-batch-all pytorch-batch-all)
+fi
+echo "mode $mode, $rounds round(s), $threads thread(s), $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg); results in $out"
+for ((round = 0; round < rounds; round++)); do
+    for ((i = 0; i < ${#sides[@]}; i++)); do
+        run "${sides[(i + round) % ${#sides[@]}]}"
+    done
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+/usr/bin/python3 - "$mode" "$out" <<'PY'
+import json, statistics, sys
+mode, out = sys.argv[1], sys.argv[2]
+def load(name):
+    return [json.loads(line) for line in open(f"{out}/{name}.jsonl")]
+def med(rows, key):
+    return statistics.median(r[key] for r in rows)
+if mode == "classic":
+    ours, plain, torch_ = load("torchsharp"), load("torchsharp-no-augment"), load("pytorch")
+    t = med(torch_, "triplets_per_second")
+    for label, rows in (("goal command (shift-flip)", ours), ("--augment none", plain)):
+        o = med(rows, "triplets_per_second")
+        print(f"TorchSharp {label}: {o:.0f} triplets/s vs PyTorch as written {t:.0f} = {o / t:.2f}x "
+              f"(runs: {[round(r['triplets_per_second']) for r in rows]} vs {[round(r['triplets_per_second']) for r in torch_]}); "
+              f"P@1 {med(rows, 'p_at_1'):.4f} vs {med(torch_, 'p_at_1'):.4f}, MAP@R {med(rows, 'map_at_r'):.4f} vs {med(torch_, 'map_at_r'):.4f}")
+else:
+    ours, torch_ = load("torchsharp-batch-all"), load("pytorch-batch-all")
+    o, t = med(ours, "images_per_second"), med(torch_, "images_per_second")
+    print(f"TorchSharp default recipe (--augment none): {o:.0f} images/s vs PyTorch vectorised batch-all {t:.0f} = {o / t:.2f}x "
+          f"(runs: {[round(r['images_per_second']) for r in ours]} vs {[round(r['images_per_second']) for r in torch_]}); "
+          f"P@1 {med(ours, 'p_at_1'):.4f} vs {med(torch_, 'p_at_1'):.4f}, MAP@R {med(ours, 'map_at_r'):.4f} vs {med(torch_, 'map_at_r'):.4f}")
+PY
