@@ -89,7 +89,7 @@ internal static class TrainingStepProfile
         double[] medians = timings.Select(Median).ToArray();
         double total = medians.Sum();
         Console.WriteLine($"{arch}, {strategy}, P×K = {p}×{k} ({indices.Length} images), margin {margin.ToString(CultureInfo.InvariantCulture)}, {threads} thread(s); {warmup} warm-up + {steps} timed steps, medians");
-        Console.WriteLine($"allocator: {ImageRetrieval.Training.Runtime.TorchRuntime.Initialize().Description}");
+        Console.WriteLine($"runtime: {ImageRetrieval.Training.Runtime.TorchRuntime.Initialize().Description}");
         Console.WriteLine($"load average at start: {ResNetThroughput.LoadAverage()}");
         Console.WriteLine("| phase | median ms | share |");
         Console.WriteLine("|---|---:|---:|");

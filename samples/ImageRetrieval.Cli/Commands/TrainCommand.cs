@@ -225,6 +225,7 @@ internal static class TrainCommand
                     images_per_second = imagesPerSecond,
                     triplets_per_second = tripletsPerSecond,
                     batch_assembly_fraction = history.Sum(h => h.BatchAssemblySeconds) / Math.Max(1e-9, trainSeconds),
+                    runtime = ImageRetrieval.Training.Runtime.TorchRuntime.Initialize().Description,
                     images_per_cpu_second = history.Select(h => h.ImagesPerSecond * h.Seconds / h.CpuSeconds).Order().ElementAt(history.Count / 2),
                     query_count = evaluated?.Validation?.QueryCount,
                     p_at_1 = evaluated?.Validation?.PrecisionAt1,

@@ -2,18 +2,29 @@ using TorchSharp;
 
 namespace ImageRetrieval.Training.Runtime;
 
+/// <summary>What <see cref="TorchRuntime.Initialize"/> set up.</summary>
+/// <param name="Allocator">The glibc malloc settings.</param>
+/// <param name="WaitPolicy">The OpenMP wait policy, or why it was left alone.</param>
+internal readonly record struct TorchRuntimeState(NativeAllocatorState Allocator, string WaitPolicy)
+{
+    /// <summary>One line for logs and benchmark output.</summary>
+    public string Description => $"{Allocator.Description}; {WaitPolicy}";
+}
+
 /// <summary>
 /// The one place the library prepares the process for libtorch: the native allocator settings
-/// (<see cref="NativeAllocator"/>) and the thread count. Every TorchSharp entry point of the library —
+/// (<see cref="NativeAllocator"/>), OpenMP's wait policy (<see cref="OpenMpWaitPolicy"/>, effective only before
+/// the first TorchSharp call) and the thread count. Every TorchSharp entry point of the library —
 /// training, building or loading a network (evaluation with checkpoints, ImageNet features, export parity
 /// checks) — goes through it, so the fast behaviour does not depend on an environment variable a user must know.
 /// </summary>
 internal static class TorchRuntime
 {
-    private static readonly Lazy<NativeAllocatorState> s_allocator = new(NativeAllocator.Configure, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<TorchRuntimeState> s_state = new(
+        () => new TorchRuntimeState(NativeAllocator.Configure(), OpenMpWaitPolicy.Configure()), LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Configures the process once (later calls return the first outcome).</summary>
-    public static NativeAllocatorState Initialize() => s_allocator.Value;
+    public static TorchRuntimeState Initialize() => s_state.Value;
 
     /// <summary><see cref="Initialize"/>, then libtorch's intra-op threads when <paramref name="threads"/> &gt; 0 (0 keeps libtorch's choice).</summary>
     public static void SetThreads(int threads)
