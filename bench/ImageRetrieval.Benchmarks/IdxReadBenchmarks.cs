@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 
 namespace ImageRetrieval.Benchmarks;
 

@@ -1,11 +1,13 @@
 using BenchmarkDotNet.Running;
 using ImageRetrieval.Benchmarks;
 using ImageRetrieval.Benchmarks.Embedding;
+using ImageRetrieval.Benchmarks.Indexing;
 
 // Run with: dotnet run -c Release --project bench/ImageRetrieval.Benchmarks -- --filter '*'
 // ResNet-18 training throughput (not BenchmarkDotNet): ... -- resnet18-throughput [--sizes 64,112,224] [--batch 32] [--threads 2]
 // Where a triplet-training step spends its time: ... -- training-step-profile [--arch classic] [--miner batch-all] [--threads 1]
 // Write the embedding stand-in model: ... -- write-standin-model out.onnx [convnet|gemm]
+// A live HNSW index under a long mix of adds, removes and updates: ... -- hnsw-churn [--items 100000] [--ops 1000000] [--dim 64]
 if (args.Length > 0 && args[0] == ResNetThroughput.Command)
 {
     return ResNetThroughput.Run(args[1..]);
@@ -13,6 +15,10 @@ if (args.Length > 0 && args[0] == ResNetThroughput.Command)
 if (args.Length > 0 && args[0] == TrainingStepProfile.Command)
 {
     return TrainingStepProfile.Run(args[1..]);
+}
+if (args.Length > 0 && args[0] == HnswChurn.Command)
+{
+    return HnswChurn.Run(args[1..]);
 }
 if (args is ["write-standin-model", string path, ..])
 {

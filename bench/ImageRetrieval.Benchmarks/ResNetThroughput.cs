@@ -43,7 +43,7 @@ internal static class ResNetThroughput
         {
             using var network = NetworkFactory.Create(ResNet18Weights.CreateSpec(side, side, 128));
             network.train();
-            using var optimizer = new ImageRetrieval.Training.Training.SafeOptimizers.Adam(network.parameters(), 1e-4);
+            using var optimizer = new ImageRetrieval.Training.SafeOptimizers.Adam(network.parameters(), 1e-4);
             var seconds = new List<double>();
             var cpuSeconds = new List<double>();
             using var process = Process.GetCurrentProcess();

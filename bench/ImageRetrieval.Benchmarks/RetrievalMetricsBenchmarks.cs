@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using ImageRetrieval.ML.Evaluation;
+using ImageRetrieval.Datasets.Evaluation;
 
 namespace ImageRetrieval.Benchmarks;
 

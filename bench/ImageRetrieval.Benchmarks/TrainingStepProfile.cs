@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.Training.Losses;
 using ImageRetrieval.Training.Mining;
 using ImageRetrieval.Training.Networks;
@@ -54,7 +54,7 @@ internal static class TrainingStepProfile
         using var labels = torch.tensor(indices.Select(i => (long)train.Labels[i]).ToArray());
         using var network = NetworkFactory.Create(new NetworkSpec(arch, 1, 28, 28, 64, [72.9f], [90.0f]));
         network.train();
-        var optimizer = new ImageRetrieval.Training.Training.SafeOptimizers.Adam(network.parameters(), 1e-3);
+        var optimizer = new ImageRetrieval.Training.SafeOptimizers.Adam(network.parameters(), 1e-3);
         ITripletMiner miner = TripletMiners.Create(strategy, margin);
         var loss = new TripletMarginLoss(margin);
 

@@ -61,7 +61,8 @@ for (const ef of efs) {
     for (const id of results[i]) if (truth.has(id)) found++;
   }
   const recall = found / (nq * k), qps = nq / seconds;
-  runs.push({ ef, recall_at_10: +recall.toFixed(4), qps: +qps.toFixed(1), qps_cpu: +(nq / cpu).toFixed(1) });
+  // The same keys as imgret ann-bench: recall_at_k at the k used, recall_at_10 only when k = 10.
+  runs.push({ ef, recall_at_k: +recall.toFixed(4), ...(k === 10 ? { recall_at_10: +recall.toFixed(4) } : {}), qps: +qps.toFixed(1), qps_cpu: +(nq / cpu).toFixed(1) });
   log(`ef=${ef}\trecall@${k}=${recall.toFixed(4)}\t${qps.toFixed(0)} queries/s\t${(nq / cpu).toFixed(0)} queries/CPU-s`);
 }
 const peakMb = process.resourceUsage().maxRSS / 1024;

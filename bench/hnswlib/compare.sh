@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 BASE=$1; QUERY=$2; ROUNDS=${3:-3}; OUT=${4:-/tmp/hnsw-compare.jsonl}
 EFS=10,20,40,80,160,320
-IMGRET="$root/samples/ImageRetrieval.Cli/bin/Release/net10.0/imgret"
+IMGRET="$root/src/ImageRetrieval.Cli/bin/Release/net10.0/imgret"
 GT="${GT:-/tmp/fm-gt.ivecs}"
 [ -f "$GT" ] || "$IMGRET" ann-bench --base "$BASE" --query "$QUERY" --ef-search 10 --gt-out "$GT" --json | tail -1 >> "$OUT.gt"
 # The two single-threaded runs execute at the same time, so both see the same machine load (the machine is shared);

@@ -14,7 +14,7 @@ for (const [name, rs] of Object.entries(groups)) {
     build_cpu_seconds: median(rs.map((r) => r.build_cpu_seconds)),
     peak_memory_mb: median(rs.map((r) => r.peak_memory_mb)),
     index_memory_mb: rs[0].index_memory_mb, vectors_and_links_mb: rs[0].vectors_and_links_mb,
-    runs: efs.map((ef) => ({ ef, recall_at_10: median(rs.map((r) => r.runs.find((x) => x.ef === ef).recall_at_10)),
+    runs: efs.map((ef) => ({ ef, recall_at_k: median(rs.map((r) => { const x = r.runs.find((y) => y.ef === ef); return x.recall_at_k ?? x.recall_at_10; })),
                              qps: median(rs.map((r) => r.runs.find((x) => x.ef === ef).qps)), qps_all: rs.map((r) => r.runs.find((x) => x.ef === ef).qps),
                              qps_cpu: median(rs.map((r) => r.runs.find((x) => x.ef === ef).qps_cpu)) })),
   };

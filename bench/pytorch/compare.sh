@@ -26,9 +26,9 @@ else
     schedule=(--lr-schedule step)
 fi
 
-dotnet build -c Release "$root/samples/ImageRetrieval.Cli" -warnaserror >/dev/null
+dotnet build -c Release "$root/src/ImageRetrieval.Cli" -warnaserror >/dev/null
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads
-torchsharp=$(dotnet "$root/samples/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll" train --arch classic --miner "$miner" \
+torchsharp=$(dotnet "$root/src/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll" train --arch classic --miner "$miner" \
     --eval-every 0 --checkpoint "$out/classic.ckpt" --json "${schedule[@]}" "${common[@]}" | tail -n 1)
 pytorch=$(/usr/bin/python3 "$root/bench/pytorch/classic_reference.py" --miner "$miner" "${common[@]}" | tail -n 1)
 echo "torchsharp: $torchsharp"

@@ -16,7 +16,7 @@
 # Environment: THREADS (default 2); WAIT_POLICY (default PASSIVE: OMP_WAIT_POLICY for every side, which imgret
 # would otherwise set for itself and PyTorch would not; "unset" leaves it unset); OUT (directory for the JSON
 # lines; default a new temporary directory); IMGRET (an imgret.dll to run instead of building
-# samples/ImageRetrieval.Cli); BEFORE (another imgret.dll, e.g. an older commit's build, run as a further side).
+# src/ImageRetrieval.Cli); BEFORE (another imgret.dll, e.g. an older commit's build, run as a further side).
 # Needs Debian's python3-torch (run with /usr/bin/python3) and libopenblas0-pthread.
 set -euo pipefail
 mode=${1:?usage: side_by_side.sh classic|batch-all [ROUNDS] [EPOCHS] [LIMIT]}
@@ -31,8 +31,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 if [[ -z ${IMGRET:-} ]]; then
-    dotnet build -c Release "$root/samples/ImageRetrieval.Cli" -warnaserror >/dev/null
-    IMGRET=$root/samples/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll
+    dotnet build -c Release "$root/src/ImageRetrieval.Cli" -warnaserror >/dev/null
+    IMGRET=$root/src/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll
 fi
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=1
 if [[ ${WAIT_POLICY:-PASSIVE} == unset ]]; then unset OMP_WAIT_POLICY; else export OMP_WAIT_POLICY=${WAIT_POLICY:-PASSIVE}; fi

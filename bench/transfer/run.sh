@@ -62,8 +62,8 @@ if [[ -n "${DATA:-}" ]]; then
 fi
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=1
 
-dotnet build -c Release "$root/samples/ImageRetrieval.Cli" -warnaserror >/dev/null
-imgret() { dotnet "$root/samples/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll" "$@"; }
+dotnet build -c Release "$root/src/ImageRetrieval.Cli" -warnaserror >/dev/null
+imgret() { dotnet "$root/src/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll" "$@"; }
 last_json() { grep '^{' | tail -n 1; }
 
 echo "transfer: size $size, gallery $gallery_limit, queries $query_limit, budget ${budget}s, threads $threads, out $out" >&2

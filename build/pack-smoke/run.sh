@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# Packs ImageRetrieval.ML and ImageRetrieval.Training into a local feed, installs them into a
-# scratch console app outside the repository (so no Directory.Build.* or project references apply),
-# runs an embedding + search with the packed library, and checks the answer. The Training package
-# is also installed into a second scratch app to prove its buildTransitive TorchSharp fix makes
-# libtorch load on this machine.
-# Usage: build/pack-smoke/run.sh MODEL.onnx GALLERY_DIR
+# Packs the three libraries and the imgret tool into a local feed and uses them from outside the repository
+# (so no Directory.Build.* or project references apply):
+#   - a console app referencing only ImageRetrieval.ML embeds and searches a gallery (and its restore must not
+#     bring ImageRetrieval.Datasets or ImageRetrieval.Training: the runtime package points at neither);
+#   - a console app referencing ImageRetrieval.Training loads libtorch (its buildTransitive TorchSharp fix) and
+#     finds the ImageNet ResNet-18 weights its package dependency put in the NuGet cache;
+#   - the imgret tool, installed with `dotnet tool install`, runs the demo and a few training steps.
+# Usage: build/pack-smoke/run.sh MODEL.onnx GALLERY_DIR QUERY_DIR
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
-model="$(realpath "$1")"; gallery="$(realpath "$2")"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+model="$(realpath "$1")"; gallery="$(realpath "$2")"; queries="$(realpath "$3")"
+work="$(mktemp -d)"
 feed="$work/feed"; mkdir -p "$feed"
-# A unique pre-release version per run, so a stale copy in the NuGet cache is never picked up.
+# A unique pre-release version per run, so a stale copy in the NuGet cache is never picked up; removed from the
+# cache again at the end.
 base=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' "$repo/Directory.Build.props" | head -1)
 version="$base-smoke.$(date +%s)"
+packages=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //')
+trap 'rm -rf "$work" "$packages"/imageretrieval.*/"$version"' EXIT
 
-dotnet pack "$repo/src/ImageRetrieval.ML/ImageRetrieval.ML.csproj" -c Release -o "$feed" -nologo -v q -p:Version="$version"
-dotnet pack "$repo/src/ImageRetrieval.Training/ImageRetrieval.Training.csproj" -c Release -o "$feed" -nologo -v q -p:Version="$version"
-ls "$feed"
+for project in ImageRetrieval.ML ImageRetrieval.Datasets ImageRetrieval.Training ImageRetrieval.Cli; do
+  dotnet pack "$repo/src/$project/$project.csproj" -c Release -o "$feed" -nologo -v q -p:Version="$version"
+done
+ls -la "$feed"
 
 # The scratch apps also need the packages' dependencies: use the user's default sources as well.
 default_sources=$(dotnet nuget list source --format short 2>/dev/null | awk '$1 ~ /^E/ {print $2}')
+sources=(--source "$feed"); for s in $default_sources; do sources+=(--source "$s"); done
 
 make_app() { # name package
   local dir="$work/$1"; mkdir -p "$dir"
@@ -29,17 +36,28 @@ make_app() { # name package
   <ItemGroup><PackageReference Include="$2" Version="$version" /></ItemGroup>
 </Project>
 XML
-  local sources=(--source "$feed"); for s in $default_sources; do sources+=(--source "$s"); done
   dotnet restore "$dir" "${sources[@]}" -nologo -v q
 }
 
 make_app SearchConsumer ImageRetrieval.ML
+if grep -q '"ImageRetrieval.Datasets\|"ImageRetrieval.Training' "$work/SearchConsumer/obj/project.assets.json"; then
+  echo "FAIL: ImageRetrieval.ML depends on ImageRetrieval.Datasets or ImageRetrieval.Training"; exit 1
+fi
 cp "$repo/build/pack-smoke/Program.cs.txt" "$work/SearchConsumer/Program.cs"
 dotnet run --project "$work/SearchConsumer" --no-restore -- "$model" "$gallery"
 
 make_app TrainingConsumer ImageRetrieval.Training
 cat > "$work/TrainingConsumer/Program.cs" <<'CS'
 var x = TorchSharp.torch.ones(2, 2);
-Console.WriteLine($"PASS: packed ImageRetrieval.Training loads libtorch (sum = {x.sum().item<float>()})");
+string weights = ImageRetrieval.Training.Networks.ResNet18Weights.RequirePackagedModel();
+Console.WriteLine($"PASS: packed ImageRetrieval.Training loads libtorch (sum = {x.sum().item<float>()}) and finds {weights}");
 CS
 dotnet run --project "$work/TrainingConsumer" --no-restore
+
+dotnet tool install ImageRetrieval.Cli --version "$version" --tool-path "$work/tools" --add-source "$feed" -v q
+imgret="$work/tools/imgret"
+"$imgret" demo --model "$model" --gallery "$gallery" --queries "$queries" --index-out "$work/demo-index" --html "$work/results.html" --json | tail -1 > "$work/demo.json"
+grep -q '"p_at_1":1' "$work/demo.json" || { echo "FAIL: imgret demo from the installed tool: $(cat "$work/demo.json")"; exit 1; }
+(cd "$work" && "$imgret" train --limit 200 --validation-limit 50 --epochs 1 -p 10 -k 5 --threads 1 --json | tail -1 > "$work/train.json")
+grep -q '"epochs":1' "$work/train.json" || { echo "FAIL: imgret train from the installed tool: $(cat "$work/train.json")"; exit 1; }
+echo "PASS: the installed imgret tool runs the demo ($(cat "$work/demo.json")) and trains (libtorch loads)"

@@ -1,4 +1,4 @@
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 
 namespace ImageRetrieval.Training.Tests;
 

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.ML.Embedding;
 using ImageRetrieval.ML.Imaging;
 using Microsoft.ML;

@@ -1,5 +1,5 @@
 using ImageRetrieval.ML.Models;
-using ImageRetrieval.ML.Tests.Onnx;
+using ImageRetrieval.Tests;
 
 namespace ImageRetrieval.Benchmarks.Embedding;
 

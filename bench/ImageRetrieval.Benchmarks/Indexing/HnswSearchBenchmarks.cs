@@ -20,6 +20,9 @@ public class HnswSearchBenchmarks
     [Params(16, 64)]
     public int Ef { get; set; }
 
+    [Params(VectorType.Float32, VectorType.Float16, VectorType.Int8)]
+    public VectorType Type { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -35,7 +38,7 @@ public class HnswSearchBenchmarks
             _queries[i] = (float)random.NextDouble();
         }
         var items = Enumerable.Range(0, 20_000).Select(i => ((long)i, (ReadOnlyMemory<float>)data.AsMemory(i * Dim, Dim))).ToArray();
-        _index = new HnswIndex(Dim, DistanceMetric.SquaredL2, new HnswOptions { M = 16, EfConstruction = 100 });
+        _index = new HnswIndex(Dim, DistanceMetric.SquaredL2, new HnswOptions { M = 16, EfConstruction = 100, VectorType = Type });
         _index.AddRange(items, maxDegreeOfParallelism: 2);
         _exact = new BruteForceIndex(Dim, DistanceMetric.SquaredL2, maxDegreeOfParallelism: 1);
         _exact.AddRange(items);

@@ -44,7 +44,7 @@ public sealed class BatchedImageEmbeddingEstimator : IEstimator<BatchedImageEmbe
         TransformerChain<ITransformer> chain = _plain.FitChain(input);
         try
         {
-            var embedder = new ImageEmbedder(_options.ModelPath, _options.ToEmbedderOptions());
+            var embedder = new ImageEmbedder(_options.ModelPath, _options.ToEmbedderOptions(), _options.Logger);
             return new BatchedImageEmbeddingTransformer(_options, kind, embedder, chain, input.Schema);
         }
         catch

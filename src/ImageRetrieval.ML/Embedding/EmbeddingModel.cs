@@ -50,7 +50,7 @@ internal sealed class EmbeddingModel
         ArgumentException.ThrowIfNullOrWhiteSpace(modelPath);
         if (!File.Exists(modelPath))
         {
-            throw new FileNotFoundException($"Embedding model file not found: '{modelPath}'. Expected an ONNX model exported by 'imgret export'.", modelPath);
+            throw new FileNotFoundException($"Embedding model file not found: '{modelPath}'. Expected an ONNX model exported by ImageRetrieval.Training's ONNX exporter.", modelPath);
         }
         try
         {
@@ -58,7 +58,7 @@ internal sealed class EmbeddingModel
         }
         catch (OnnxRuntimeException e)
         {
-            throw new InvalidDataException($"'{modelPath}' is not a loadable ONNX model ({e.Message.ReplaceLineEndings(" ").Trim()}). Expected an ONNX embedding model exported by 'imgret export'.", e);
+            throw new InvalidDataException($"'{modelPath}' is not a loadable ONNX model ({e.Message.ReplaceLineEndings(" ").Trim()}). Expected an ONNX embedding model exported by ImageRetrieval.Training's ONNX exporter.", e);
         }
         try
         {

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 
 namespace ImageRetrieval.ML.Embedding;
@@ -26,8 +28,8 @@ public sealed record ExecutionProviderInfo(string Name, int? RequestedGpuDeviceI
 }
 
 /// <summary>
-/// Chooses ONNX Runtime's execution provider once per process and device: CUDA when
-/// <c>gpuDeviceId</c> is given and the CUDA provider loads, otherwise the CPU, with the fallback logged once.
+/// Chooses ONNX Runtime's execution provider: CUDA when <c>gpuDeviceId</c> is given and the CUDA provider loads
+/// (probed once per process and device), otherwise the CPU, with the fallback logged as a warning.
 /// </summary>
 /// <remarks>
 /// With <c>Microsoft.ML.OnnxRuntime.Gpu.Linux</c> and no usable CUDA 13 / cuDNN 9 installation,
@@ -36,15 +38,12 @@ public sealed record ExecutionProviderInfo(string Name, int? RequestedGpuDeviceI
 /// package has no CUDA entry point at all and throws <see cref="EntryPointNotFoundException"/>.
 /// Both are treated as "GPU unavailable" here; ML.NET's own <c>ApplyOnnxModel</c> only catches the first.
 /// </remarks>
-public static class ExecutionProviders
+public static partial class ExecutionProviders
 {
     private static readonly ConcurrentDictionary<int, string?> CudaProbe = new();
 
-    /// <summary>Where the fallback message goes (once per device and process). Defaults to standard error; set it to route the message to your logger.</summary>
-    public static Action<string> Log { get; set; } = message => Console.Error.WriteLine(message);
-
     /// <summary>Session options for the requested device. Throws when the GPU is unavailable and <paramref name="fallbackToCpu"/> is false.</summary>
-    internal static SessionOptions CreateSessionOptions(int? gpuDeviceId, bool fallbackToCpu, int intraOpThreads, int interOpThreads, out ExecutionProviderInfo provider)
+    internal static SessionOptions CreateSessionOptions(int? gpuDeviceId, bool fallbackToCpu, int intraOpThreads, int interOpThreads, ILogger? logger, out ExecutionProviderInfo provider)
     {
         var options = new SessionOptions
         {
@@ -55,7 +54,7 @@ public static class ExecutionProviders
         };
         try
         {
-            provider = Resolve(gpuDeviceId, fallbackToCpu);
+            provider = Resolve(gpuDeviceId, fallbackToCpu, logger);
             if (provider.IsGpu)
             {
                 options.AppendExecutionProvider_CUDA(gpuDeviceId!.Value);
@@ -71,21 +70,17 @@ public static class ExecutionProviders
 
     /// <summary>Decides (once per device and process) whether CUDA can be used, and reports the provider that will run.</summary>
     /// <param name="gpuDeviceId">The CUDA device, or <see langword="null"/> for the CPU.</param>
-    /// <param name="fallbackToCpu">Whether an unusable GPU means the CPU (logged once) rather than an exception.</param>
+    /// <param name="fallbackToCpu">Whether an unusable GPU means the CPU (logged as a warning) rather than an exception.</param>
+    /// <param name="logger">Receives the fallback warning; none when null.</param>
     /// <exception cref="InvalidOperationException">The GPU is unavailable and <paramref name="fallbackToCpu"/> is false.</exception>
-    public static ExecutionProviderInfo Resolve(int? gpuDeviceId, bool fallbackToCpu)
+    public static ExecutionProviderInfo Resolve(int? gpuDeviceId, bool fallbackToCpu, ILogger? logger = null)
     {
         if (gpuDeviceId is not int device)
         {
             return new ExecutionProviderInfo(ExecutionProviderInfo.Cpu, null, null);
         }
         ArgumentOutOfRangeException.ThrowIfNegative(device, nameof(gpuDeviceId));
-        bool firstTime = false;
-        string? failure = CudaProbe.GetOrAdd(device, d =>
-        {
-            firstTime = true;
-            return Probe(d);
-        });
+        string? failure = CudaProbe.GetOrAdd(device, Probe);
         if (failure is null)
         {
             return new ExecutionProviderInfo(ExecutionProviderInfo.Cuda, device, null);
@@ -96,12 +91,12 @@ public static class ExecutionProviders
                 $"GPU {device} was requested with fallbackToCpu = false, but ONNX Runtime's CUDA execution provider cannot be used: {failure}. " +
                 "It needs an NVIDIA GPU, CUDA 13 and cuDNN 9; pass fallbackToCpu = true to run on the CPU instead.");
         }
-        if (firstTime)
-        {
-            Log($"ImageRetrieval: GPU {device} unavailable ({failure}); falling back to ONNX Runtime's CPU execution provider.");
-        }
+        LogCpuFallback(logger ?? NullLogger.Instance, device, failure);
         return new ExecutionProviderInfo(ExecutionProviderInfo.Cpu, device, failure);
     }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "GPU {Device} unavailable ({Reason}); falling back to ONNX Runtime's CPU execution provider.")]
+    private static partial void LogCpuFallback(ILogger logger, int device, string reason);
 
     private static string? Probe(int device)
     {

@@ -1,6 +1,6 @@
-using ImageRetrieval.ML.Datasets;
 using ImageRetrieval.ML.Imaging;
 using ImageRetrieval.ML.Models;
+using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
 namespace ImageRetrieval.ML.Embedding;
@@ -34,15 +34,16 @@ public sealed class ImageEmbedder : IDisposable
     /// <summary>Opens the model and prepares the ONNX Runtime session.</summary>
     /// <param name="modelPath">An ONNX model carrying <c>imageretrieval.*</c> metadata.</param>
     /// <param name="options">Batching, threading, device and error settings; defaults when null.</param>
+    /// <param name="logger">Receives warnings (a requested GPU that is unavailable); none when null.</param>
     /// <exception cref="FileNotFoundException">The model file does not exist.</exception>
     /// <exception cref="InvalidDataException">The model is not a loadable ONNX file, lacks metadata, or its shapes disagree with the metadata or the options.</exception>
     /// <exception cref="InvalidOperationException">A GPU was requested, is unavailable, and <see cref="ImageEmbedderOptions.FallbackToCpu"/> is false.</exception>
-    public ImageEmbedder(string modelPath, ImageEmbedderOptions? options = null)
+    public ImageEmbedder(string modelPath, ImageEmbedderOptions? options = null, ILogger? logger = null)
     {
         Options = options ?? new ImageEmbedderOptions();
         Options.Validate();
         using (SessionOptions sessionOptions = ExecutionProviders.CreateSessionOptions(
-                   Options.GpuDeviceId, Options.FallbackToCpu, Options.IntraOpNumThreads, Options.InterOpNumThreads, out ExecutionProviderInfo provider))
+                   Options.GpuDeviceId, Options.FallbackToCpu, Options.IntraOpNumThreads, Options.InterOpNumThreads, logger, out ExecutionProviderInfo provider))
         {
             ExecutionProvider = provider;
             _model = EmbeddingModel.Open(modelPath, sessionOptions, Options.ImageWidth, Options.ImageHeight, Options.ImageChannels, out _session);
@@ -83,7 +84,7 @@ public sealed class ImageEmbedder : IDisposable
     /// <summary>Images per ONNX Runtime call (1 if the model's batch dimension is fixed to 1).</summary>
     public int BatchSize { get; }
 
-    /// <summary>Planar floats per image: <c>C × H × W</c>, the layout <see cref="EmbedPixels"/> takes.</summary>
+    /// <summary>Planar floats per image: <c>C × H × W</c>, the layout <see cref="EmbedPixels(ReadOnlySpan{float}, int, Span{float})"/> takes.</summary>
     public int ImageLength => _model.ImageLength;
 
     /// <summary>The decoder settings derived from the model (size, channels, resize mode, limits).</summary>
@@ -185,39 +186,40 @@ public sealed class ImageEmbedder : IDisposable
     }
 
     /// <summary>
-    /// Embeds every image of an in-memory set (e.g. <see cref="FashionMnist"/>), whose geometry must equal the
-    /// model's; pixels 0–255 are multiplied by the model's pixel scale. No decoding or resizing happens.
+    /// Embeds images that are already decoded to the model's geometry: planar 0–255 bytes, <see cref="ImageLength"/>
+    /// per image (e.g. a labelled image set in memory). Each byte is multiplied by the model's pixel scale, as
+    /// <c>ExtractPixels</c> does; no decoding or resizing happens.
     /// </summary>
-    /// <param name="set">The images.</param>
+    /// <param name="planar"><paramref name="count"/> × <see cref="ImageLength"/> bytes.</param>
+    /// <param name="count">Number of images.</param>
     /// <param name="progress">Reported after each batch.</param>
     /// <param name="cancellationToken">Stops between batches.</param>
-    /// <returns><c>set.Count</c> × <see cref="Dimension"/> values, row after row.</returns>
-    /// <exception cref="ArgumentException">The set's channels or size differ from the model's.</exception>
-    public float[] EmbedImageSet(LabeledImageSet set, IProgress<ImageEmbeddingProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <returns><paramref name="count"/> × <see cref="Dimension"/> values, row after row.</returns>
+    /// <exception cref="ArgumentException"><paramref name="planar"/> holds fewer than <paramref name="count"/> images.</exception>
+    public float[] EmbedPixels(ReadOnlySpan<byte> planar, int count, IProgress<ImageEmbeddingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(set);
-        if (set.Channels != _model.Channels || set.Height != _model.Height || set.Width != _model.Width)
-        {
-            throw new ArgumentException(
-                $"'{set.Name}' holds {set.Channels}x{set.Height}x{set.Width} images; model '{_model.Path}' takes {_model.Channels}x{_model.Height}x{_model.Width}.", nameof(set));
-        }
-        var result = new float[(long)set.Count * Dimension];
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
         int length = ImageLength;
+        if (planar.Length < (long)count * length)
+        {
+            throw new ArgumentException($"{count} images of {_model.Channels}x{_model.Height}x{_model.Width} need {(long)count * length} bytes; got {planar.Length}.", nameof(planar));
+        }
+        var result = new float[(long)count * Dimension];
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            for (int start = 0; start < set.Count; start += BatchSize)
+            for (int start = 0; start < count; start += BatchSize)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                int n = Math.Min(BatchSize, set.Count - start);
-                ReadOnlySpan<byte> pixels = set.Pixels.Slice(start * length, n * length);
+                int n = Math.Min(BatchSize, count - start);
+                ReadOnlySpan<byte> pixels = planar.Slice(start * length, n * length);
                 float[] input = _inputs[0];
                 for (int i = 0; i < pixels.Length; i++)
                 {
                     input[i] = pixels[i] * _scale;
                 }
                 Score(0, n, result, start);
-                progress?.Report(new ImageEmbeddingProgress(start + n, set.Count, 0));
+                progress?.Report(new ImageEmbeddingProgress(start + n, count, 0));
             }
         }
         return result;

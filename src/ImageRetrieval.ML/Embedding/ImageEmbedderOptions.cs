@@ -39,7 +39,7 @@ public sealed record ImageEmbedderOptions
     /// <summary>The CUDA device to run on, or <see langword="null"/> for the CPU.</summary>
     public int? GpuDeviceId { get; init; }
 
-    /// <summary>When the GPU cannot be used: run on the CPU (logged once per process) instead of throwing.</summary>
+    /// <summary>When the GPU cannot be used: run on the CPU (a warning to the embedder's logger) instead of throwing.</summary>
     public bool FallbackToCpu { get; init; } = Defaults.FallbackToCpu;
 
     /// <summary>What to do with images that cannot be decoded.</summary>

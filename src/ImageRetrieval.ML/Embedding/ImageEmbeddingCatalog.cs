@@ -17,7 +17,7 @@ public static class ImageEmbeddingCatalog
     /// <param name="imageFolder">Folder that relative paths are resolved against.</param>
     /// <param name="inputColumnName">Image paths (String), encoded images (Vector&lt;Byte&gt;) or MLImage values; defaults to <paramref name="outputColumnName"/>.</param>
     /// <param name="gpuDeviceId">CUDA device, or null for the CPU.</param>
-    /// <param name="fallbackToCpu">Run on the CPU when the GPU cannot be used (logged once) instead of failing at Fit.</param>
+    /// <param name="fallbackToCpu">Run on the CPU when the GPU cannot be used (a warning to <see cref="ImageEmbeddingOptions.Logger"/> when set) instead of failing at Fit.</param>
     /// <exception cref="FileNotFoundException">The model file does not exist.</exception>
     /// <exception cref="InvalidDataException">The model is not a valid ImageRetrieval ONNX model.</exception>
     public static ImageEmbeddingEstimator EmbedImages(this TransformsCatalog catalog, string outputColumnName, string modelPath,
@@ -51,7 +51,7 @@ public static class ImageEmbeddingCatalog
     /// <param name="batchSize">Rows per ONNX Runtime call.</param>
     /// <param name="onError">Throw on a bad image, or drop its row and report it.</param>
     /// <param name="gpuDeviceId">CUDA device, or null for the CPU.</param>
-    /// <param name="fallbackToCpu">Run on the CPU when the GPU cannot be used (logged once) instead of failing at Fit.</param>
+    /// <param name="fallbackToCpu">Run on the CPU when the GPU cannot be used (a warning to <see cref="ImageEmbeddingOptions.Logger"/> when set) instead of failing at Fit.</param>
     public static BatchedImageEmbeddingEstimator EmbedImagesBatched(this TransformsCatalog catalog, string outputColumnName, string modelPath,
         string? imageFolder = null, string? inputColumnName = null, int batchSize = ImageEmbedderOptions.Defaults.BatchSize,
         ImageErrorPolicy onError = ImageErrorPolicy.Throw, int? gpuDeviceId = null, bool fallbackToCpu = ImageEmbedderOptions.Defaults.FallbackToCpu)

@@ -71,7 +71,7 @@ public sealed class ImageEmbeddingEstimator : IEstimator<ITransformer>
     {
         ArgumentNullException.ThrowIfNull(input);
         InputKind kind = CheckInput(input.Schema);
-        ExecutionProvider = ExecutionProviders.Resolve(_options.GpuDeviceId, _options.FallbackToCpu);
+        ExecutionProvider = ExecutionProviders.Resolve(_options.GpuDeviceId, _options.FallbackToCpu, _options.Logger);
         // A GPU that is known to be unusable is not asked for again: ML.NET would retry (and fail) per transformer.
         int? gpu = ExecutionProvider.IsGpu ? _options.GpuDeviceId : null;
         return BuildChain(kind, gpu).Fit(input);

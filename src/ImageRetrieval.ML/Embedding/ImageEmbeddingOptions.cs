@@ -1,4 +1,5 @@
 using ImageRetrieval.ML.Imaging;
+using Microsoft.Extensions.Logging;
 
 namespace ImageRetrieval.ML.Embedding;
 
@@ -20,7 +21,7 @@ public sealed class ImageEmbeddingOptions
     /// <summary>The CUDA device to score on, or <see langword="null"/> for the CPU.</summary>
     public int? GpuDeviceId;
 
-    /// <summary>When the GPU cannot be used: run on the CPU (logged once per process) instead of failing at <c>Fit</c>.</summary>
+    /// <summary>When the GPU cannot be used: run on the CPU (a warning to <see cref="Logger"/>) instead of failing at <c>Fit</c>.</summary>
     public bool FallbackToCpu = ImageEmbedderOptions.Defaults.FallbackToCpu;
 
     /// <summary>How images are fitted to the model's input size (ML.NET's <c>ResizeImages</c> kinds).</summary>
@@ -52,6 +53,9 @@ public sealed class ImageEmbeddingOptions
 
     /// <summary>If set, the model must take this many channels (1 or 3).</summary>
     public int? ImageChannels;
+
+    /// <summary>Receives warnings (a requested GPU that is unavailable); none when null.</summary>
+    public ILogger? Logger;
 
     internal ImageEmbeddingOptions Clone() => (ImageEmbeddingOptions)MemberwiseClone();
 

@@ -1,18 +1,5 @@
 namespace ImageRetrieval.ML.Imaging;
 
-/// <summary>How an image is fitted to the model's input size. The modes reproduce ML.NET's <c>ResizeImages</c> exactly.</summary>
-public enum ImageResizeMode
-{
-    /// <summary>Stretch to the target size, ignoring the aspect ratio (ML.NET <c>ResizingKind.Fill</c>).</summary>
-    Fill,
-
-    /// <summary>Keep the aspect ratio and pad with black (ML.NET <c>ResizingKind.IsoPad</c>).</summary>
-    IsoPad,
-
-    /// <summary>Keep the aspect ratio, fill the target and crop the centre (ML.NET's default, <c>ResizingKind.IsoCrop</c> with a centre anchor).</summary>
-    IsoCrop,
-}
-
 /// <summary>Target geometry and safety limits for <see cref="ImageDecoder"/>.</summary>
 public sealed record ImageDecodeOptions
 {
@@ -64,25 +51,4 @@ public sealed record ImageDecodeOptions
             throw new ArgumentException("MaxPixels and MaxEncodedBytes must be positive.");
         }
     }
-}
-
-/// <summary>An image that cannot be decoded: not an image, truncated, too large, or unreadable. <see cref="ImageSource"/> names it.</summary>
-public sealed class ImageDecodeException : IOException
-{
-    /// <summary>Creates the exception.</summary>
-    /// <param name="source">The file path or a description of the in-memory input.</param>
-    /// <param name="reason">What was wrong.</param>
-    /// <param name="inner">The underlying error, if any.</param>
-    public ImageDecodeException(string source, string reason, Exception? inner = null)
-        : base($"Image '{source}' cannot be used: {reason}.", inner)
-    {
-        ImageSource = source;
-        Reason = reason;
-    }
-
-    /// <summary>The file path or a description of the in-memory input.</summary>
-    public string ImageSource { get; }
-
-    /// <summary>What was wrong, without the file name.</summary>
-    public string Reason { get; }
 }

@@ -26,6 +26,13 @@ public static class ImageDecoder
         0, 0, 0, 1, 0,
     ]);
 
+    /// <summary>
+    /// File extensions treated as images (case-insensitive): what <c>ImageSearchIndex.AddFolder</c>, image-folder
+    /// datasets and query folders read; other files are ignored.
+    /// </summary>
+    public static IReadOnlySet<string> FileExtensions { get; } =
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp" };
+
     /// <summary>Decodes an image file into planar bytes (<c>C × H × W</c>, values 0–255).</summary>
     /// <exception cref="ImageDecodeException">The file is missing, unreadable, not an image, or too large.</exception>
     public static void DecodeFile(string path, ImageDecodeOptions options, Span<byte> destination)

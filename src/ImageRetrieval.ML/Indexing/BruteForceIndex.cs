@@ -70,6 +70,13 @@ public sealed unsafe class BruteForceIndex : IVectorIndex
         {
             throw new ArgumentException($"Vector has {vector.Length} values; the index holds {_dim}-d vectors.", nameof(vector));
         }
+        for (int i = 0; i < vector.Length; i++)
+        {
+            if (!float.IsFinite(vector[i]))
+            {
+                throw new ArgumentException($"Key {key}: value {i} of the vector is {vector[i]}; vectors must be finite.", nameof(vector));
+            }
+        }
         _lock.EnterWriteLock();
         try
         {

@@ -12,8 +12,3 @@ public enum DistanceMetric
     /// <summary>Cosine distance, <c>1 − a·b / (|a| |b|)</c>; vectors and queries are normalised to unit length on the way in.</summary>
     Cosine = 2,
 }
-
-/// <summary>One search result: the caller's key and its distance to the query.</summary>
-/// <param name="Key">The key given to <c>Add</c>.</param>
-/// <param name="Distance">Distance to the query under the index's <see cref="DistanceMetric"/>.</param>
-public readonly record struct SearchHit(long Key, float Distance);

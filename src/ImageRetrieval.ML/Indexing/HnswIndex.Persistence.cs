@@ -11,8 +11,11 @@ public sealed unsafe partial class HnswIndex
     /// <summary>The first 8 bytes of every saved index.</summary>
     public static ReadOnlySpan<byte> FileMagic => "IRHNSW\0\0"u8;
 
-    /// <summary>The format version written by <see cref="Save(Stream)"/> and the only one <see cref="Load(Stream)"/> reads.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>
+    /// The format version written by <see cref="Save(Stream)"/>: 2 records the <see cref="VectorType"/> at byte 52 (reserved,
+    /// always 0, in version 1, whose files are float32 and still load).
+    /// </summary>
+    public const int FormatVersion = 2;
 
     internal const int HeaderSize = 64;
 
@@ -21,28 +24,14 @@ public sealed unsafe partial class HnswIndex
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8];
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                Save(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+        ImageRetrieval.IO.AtomicFile.Write(path, Save, bufferSize: 1 << 20);
     }
 
     /// <summary>
     /// Writes the index: a 64-byte header (magic, format version, metric, dimension, M, efConstruction, counts,
-    /// entry point), vectors, layer-0 links, keys, levels, node states, upper-layer links, and an XxHash64 of all
-    /// preceding bytes. Little-endian. Blocks writers (not searchers) while it runs.
+    /// entry point, vector type), vectors in their stored form, layer-0 links, keys, levels, node states, upper-layer links, and an XxHash64 of all
+    /// preceding bytes. Little-endian. Blocks inserts and compaction (not searches) while it runs. Slots that compaction
+    /// has retired are written as free slots with no links.
     /// </summary>
     /// <param name="stream">A writable stream, left open.</param>
     public void Save(Stream stream)
@@ -50,9 +39,10 @@ public sealed unsafe partial class HnswIndex
         ArgumentNullException.ThrowIfNull(stream);
         ObjectDisposedException.ThrowIf(_disposed, this);
         ThrowIfBigEndian();
-        _structureLock.EnterWriteLock();
+        SchedulePoint.EnterWrite(_structureLock);
         try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             var hash = new XxHash64();
             Chunk[] chunks = _chunks;
             int slots = _slotCount;
@@ -60,7 +50,7 @@ public sealed unsafe partial class HnswIndex
             long upperInts = 0;
             for (int id = 0; id < slots; id++)
             {
-                upperInts += (long)chunks[id >> _chunkShift].Levels[id & _chunkMask] * _strideUpper;
+                upperInts += (long)SavedLevel(chunks, id) * _strideUpper;
             }
             Span<byte> header = stackalloc byte[HeaderSize];
             header.Clear();
@@ -76,6 +66,7 @@ public sealed unsafe partial class HnswIndex
             BinaryPrimitives.WriteInt32LittleEndian(header[40..], _liveCount);
             BinaryPrimitives.WriteInt32LittleEndian(header[44..], entry == -1 ? -1 : (int)entry);
             BinaryPrimitives.WriteInt32LittleEndian(header[48..], entry == -1 ? -1 : (int)(entry >> 32));
+            BinaryPrimitives.WriteInt32LittleEndian(header[52..], (int)_vectorType);
             BinaryPrimitives.WriteInt64LittleEndian(header[56..], upperInts);
             Write(stream, hash, header);
 
@@ -83,35 +74,55 @@ public sealed unsafe partial class HnswIndex
             for (int c = 0; c * chunkSize < slots; c++)
             {
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                Write(stream, hash, new ReadOnlySpan<byte>(chunks[c].Vectors, checked(n * _dim * sizeof(float))));
+                Write(stream, hash, new ReadOnlySpan<byte>(chunks[c].Vectors, checked(n * _vectorBytes)));
             }
+            int[]? linkCopy = null;
             for (int c = 0; c * chunkSize < slots; c++)
             {
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                Write(stream, hash, new ReadOnlySpan<byte>(chunks[c].Links0, checked(n * _stride0 * sizeof(int))));
+                var links = new ReadOnlySpan<int>(chunks[c].Links0, checked(n * _stride0));
+                if (chunks[c].Flags.AsSpan(0, n).ContainsAny(Retired, Free))
+                {
+                    linkCopy ??= new int[chunkSize * _stride0];
+                    links.CopyTo(linkCopy);
+                    for (int local = 0; local < n; local++)
+                    {
+                        if (chunks[c].Flags[local] is Retired or Free)
+                        {
+                            linkCopy[local * _stride0] = 0;
+                        }
+                    }
+                    links = linkCopy.AsSpan(0, links.Length);
+                }
+                Write(stream, hash, MemoryMarshal.AsBytes(links));
             }
             for (int c = 0; c * chunkSize < slots; c++)
             {
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
                 Write(stream, hash, MemoryMarshal.AsBytes(chunks[c].Keys.AsSpan(0, n)));
             }
+            int[] values = new int[chunkSize];
             for (int c = 0; c * chunkSize < slots; c++)
             {
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                Write(stream, hash, MemoryMarshal.AsBytes(chunks[c].Levels.AsSpan(0, n)));
+                for (int local = 0; local < n; local++)
+                {
+                    values[local] = SavedLevel(chunks, (c * chunkSize) + local);
+                }
+                Write(stream, hash, MemoryMarshal.AsBytes(values.AsSpan(0, n)));
             }
-            int[] flags = new int[chunkSize];
             for (int c = 0; c * chunkSize < slots; c++)
             {
                 int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                chunks[c].Flags.AsSpan(0, n).CopyTo(flags);
-                Write(stream, hash, MemoryMarshal.AsBytes(flags.AsSpan(0, n)));
+                chunks[c].Flags.AsSpan(0, n).CopyTo(values);
+                values.AsSpan(0, n).Replace(Retired, Free);
+                Write(stream, hash, MemoryMarshal.AsBytes(values.AsSpan(0, n)));
             }
             for (int id = 0; id < slots; id++)
             {
                 Chunk c = chunks[id >> _chunkShift];
                 int local = id & _chunkMask;
-                int levels = c.Levels[local];
+                int levels = SavedLevel(chunks, id);
                 if (levels > 0)
                 {
                     Write(stream, hash, MemoryMarshal.AsBytes(c.Upper[local].AsSpan(0, levels * _strideUpper)));
@@ -125,6 +136,14 @@ public sealed unsafe partial class HnswIndex
         {
             _structureLock.ExitWriteLock();
         }
+    }
+
+    /// <summary>The level a slot is saved with: 0 for a free or retired slot (saved free, without links).</summary>
+    private int SavedLevel(Chunk[] chunks, int id)
+    {
+        Chunk c = chunks[id >> _chunkShift];
+        int local = id & _chunkMask;
+        return c.Flags[local] is Retired or Free ? 0 : c.Levels[local];
     }
 
     /// <summary>Loads an index saved by <see cref="Save(string)"/>.</summary>
@@ -175,7 +194,7 @@ public sealed unsafe partial class HnswIndex
             for (int c = 0; c < chunkCount; c++)
             {
                 int n = Math.Min(chunkSize, h.Slots - (c * chunkSize));
-                Read(stream, hash, new Span<byte>(chunks[c].Vectors, n * h.Dimension * sizeof(float)));
+                Read(stream, hash, new Span<byte>(chunks[c].Vectors, n * index._vectorBytes));
             }
             for (int c = 0; c < chunkCount; c++)
             {
@@ -263,7 +282,7 @@ public sealed unsafe partial class HnswIndex
             int chunkSize = 1 << index._chunkShift;
             int chunkCount = (int)(((long)h.Slots + chunkSize - 1) / chunkSize);
             long vectorsAt = HeaderSize;
-            long linksAt = vectorsAt + ((long)h.Slots * h.Dimension * sizeof(float));
+            long linksAt = vectorsAt + ((long)h.Slots * index._vectorBytes);
             long keysAt = linksAt + ((long)h.Slots * index._stride0 * sizeof(int));
             long levelsAt = keysAt + ((long)h.Slots * sizeof(long));
             long flagsAt = levelsAt + ((long)h.Slots * sizeof(int));
@@ -273,7 +292,7 @@ public sealed unsafe partial class HnswIndex
             {
                 long first = (long)c * chunkSize;
                 int n = (int)Math.Min(chunkSize, h.Slots - first);
-                Chunk chunk = Chunk.Mapped((float*)(p + vectorsAt + (first * h.Dimension * sizeof(float))),
+                Chunk chunk = Chunk.Mapped(p + vectorsAt + (first * index._vectorBytes),
                                            (int*)(p + linksAt + (first * index._stride0 * sizeof(int))), chunkSize);
                 new ReadOnlySpan<long>(p + keysAt + (first * sizeof(long)), n).CopyTo(chunk.Keys);
                 new ReadOnlySpan<int>(p + levelsAt + (first * sizeof(int)), n).CopyTo(chunk.Levels);
@@ -322,6 +341,10 @@ public sealed unsafe partial class HnswIndex
             if (flag is not (Live or Deleted or Free))
             {
                 throw Invalid($"node {id} has state {flag}, expected 0 (live), 1 (deleted) or 2 (free).");
+            }
+            if (flag == Free && c.Links0[(long)local * _stride0] != 0)
+            {
+                throw Invalid($"free node {id} has links.");
             }
             if ((uint)c.Levels[local] > MaxLevelCap)
             {
@@ -395,6 +418,7 @@ public sealed unsafe partial class HnswIndex
         _slotCount = slots;
         _liveCount = live;
         _deletedCount = deleted;
+        _everRemoved = deleted > 0 || free.Count > 0;
         _entry = h.EntryId == -1 ? -1 : Pack(h.MaxLevel, h.EntryId);
         long upper = 0;
         for (int id = 0; id < slots; id++)
@@ -402,6 +426,25 @@ public sealed unsafe partial class HnswIndex
             upper += (long)chunks[id >> _chunkShift].Levels[id & _chunkMask] * _strideUpper;
         }
         _upperInts = upper;
+        // The parent tree is not stored: rebuild it from the entry point. A writable index also links in live nodes that
+        // no path reaches (files written before the tree existed could hold some).
+        SearchContext ctx = SearchContext.Rent();
+        try
+        {
+            ctx.Prepare(_maxM0, _dim, _queryBytes, CapacityOf(chunks));
+            if (_mapped is null)
+            {
+                RepairUnreachable(ctx, chunks, slots);
+            }
+            else
+            {
+                UnreachableLiveNodes(ctx, chunks, slots, rebuildTree: true);
+            }
+        }
+        finally
+        {
+            SearchContext.Return(ctx);
+        }
     }
 
     private readonly record struct Header(DistanceMetric Metric, int Dimension, HnswOptions Options, int Slots, int Live,
@@ -453,9 +496,9 @@ public sealed unsafe partial class HnswIndex
             throw Invalid($"wrong magic '{Encoding.ASCII.GetString(header[..8]).Replace("\0", "\\0", StringComparison.Ordinal)}': not an HNSW index file.");
         }
         int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
-        if (version != FormatVersion)
+        if (version is < 1 or > FormatVersion)
         {
-            throw Invalid($"format version {version} is not supported (this build reads version {FormatVersion}).");
+            throw Invalid($"format version {version} is not supported (this build reads versions 1 to {FormatVersion}).");
         }
         int metric = BinaryPrimitives.ReadInt32LittleEndian(header[12..]);
         int dim = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
@@ -467,7 +510,16 @@ public sealed unsafe partial class HnswIndex
         int live = BinaryPrimitives.ReadInt32LittleEndian(header[40..]);
         int entry = BinaryPrimitives.ReadInt32LittleEndian(header[44..]);
         int maxLevel = BinaryPrimitives.ReadInt32LittleEndian(header[48..]);
+        int vectorType = BinaryPrimitives.ReadInt32LittleEndian(header[52..]);
         long upperInts = BinaryPrimitives.ReadInt64LittleEndian(header[56..]);
+        if (version == 1 && vectorType != 0)
+        {
+            throw Invalid($"version 1 files have 0 in the reserved field at byte 52, this one {vectorType}.");
+        }
+        if (!Enum.IsDefined((VectorType)vectorType))
+        {
+            throw Invalid($"unknown vector type {vectorType} (0 float32, 1 float16, 2 int8).");
+        }
         if (metric is < 0 or > 2)
         {
             throw Invalid($"unknown metric {metric}.");
@@ -497,7 +549,7 @@ public sealed unsafe partial class HnswIndex
             throw Invalid($"negative upper-layer link count {upperInts}.");
         }
         long stride0 = 1 + (2L * m);
-        long perNode = (dim * 4L) + (stride0 * 4) + 8 + 4 + 4;
+        long perNode = QuantizedDistance.StoredBytes((VectorType)vectorType, dim) + (stride0 * 4) + 8 + 4 + 4;
         try
         {
             expected = checked(HeaderSize + (slots * perNode) + (upperInts * 4) + 8);
@@ -506,7 +558,7 @@ public sealed unsafe partial class HnswIndex
         {
             throw Invalid("the declared counts overflow a file size.");
         }
-        var options = new HnswOptions { M = m, EfConstruction = efC, DefaultEfSearch = ef, Seed = seed };
+        var options = new HnswOptions { M = m, EfConstruction = efC, DefaultEfSearch = ef, Seed = seed, VectorType = (VectorType)vectorType };
         return new Header((DistanceMetric)metric, dim, options, slots, live, entry, maxLevel, upperInts);
     }
 

@@ -22,6 +22,7 @@ public interface IVectorIndex : IDisposable
     /// <summary>Adds a vector under <paramref name="key"/>; adding an existing key replaces its vector (an update).</summary>
     /// <param name="key">Caller's key, returned by searches.</param>
     /// <param name="vector">Exactly <see cref="Dimension"/> finite values; copied.</param>
+    /// <exception cref="ArgumentException">The vector has the wrong length, or holds NaN or an infinity.</exception>
     void Add(long key, ReadOnlySpan<float> vector);
 
     /// <summary>Adds many vectors, in parallel when <paramref name="maxDegreeOfParallelism"/> &gt; 1.</summary>
@@ -55,23 +56,4 @@ public interface IVectorIndex : IDisposable
     /// <returns>The number of hits written.</returns>
     int Search(ReadOnlySpan<float> query, Span<SearchHit> destination, int? efSearch = null, Func<long, bool>? filter = null,
                CancellationToken cancellationToken = default);
-}
-
-/// <summary>Construction parameters of an <see cref="HnswIndex"/>.</summary>
-public sealed record HnswOptions
-{
-    /// <summary>Links per node on the upper layers (layer 0 keeps 2·M). 16 is a good default; 2..256.</summary>
-    public int M { get; init; } = 16;
-
-    /// <summary>Beam width while inserting: higher builds slower and searches better. At least M.</summary>
-    public int EfConstruction { get; init; } = 200;
-
-    /// <summary>Beam width of a search whose <c>efSearch</c> argument is null.</summary>
-    public int DefaultEfSearch { get; init; } = 64;
-
-    /// <summary>Seed of the level generator: single-threaded builds with the same seed and input are identical.</summary>
-    public int Seed { get; init; } = 42;
-
-    /// <summary>Nodes to reserve up front (capacity grows in fixed-size chunks without moving data).</summary>
-    public int InitialCapacity { get; init; }
 }

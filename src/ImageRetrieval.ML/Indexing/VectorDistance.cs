@@ -14,7 +14,19 @@ internal static unsafe class VectorDistance
 {
     /// <summary>Squared L2 distance.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float SquaredL2(float* a, float* b, int n)
+    public static float SquaredL2(float* a, float* b, int n) => SquaredL2Inline(a, b, n);
+
+    /// <summary>Squared L2 distance between two float32 vectors given as bytes (the HNSW index's storage-neutral kernel shape).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float SquaredL2Bytes(byte* a, byte* b, int n) => SquaredL2Inline((float*)a, (float*)b, n);
+
+    /// <summary>Inner-product distance <c>1 − a·b</c> between two float32 vectors given as bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float InnerProductDistanceBytes(byte* a, byte* b, int n) => 1f - DotInline((float*)a, (float*)b, n);
+
+    /// <summary>Squared L2 for callers that want the loop inlined (the HNSW search loop).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float SquaredL2Inline(float* a, float* b, int n)
     {
         int i = 0;
         float sum = 0;
@@ -70,7 +82,11 @@ internal static unsafe class VectorDistance
 
     /// <summary>Dot product.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Dot(float* a, float* b, int n)
+    public static float Dot(float* a, float* b, int n) => DotInline(a, b, n);
+
+    /// <summary>Dot product for callers that want the loop inlined.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float DotInline(float* a, float* b, int n)
     {
         int i = 0;
         float sum = 0;
@@ -121,6 +137,14 @@ internal static unsafe class VectorDistance
     {
         DistanceMetric.SquaredL2 => &SquaredL2,
         DistanceMetric.InnerProduct or DistanceMetric.Cosine => &InnerProductDistance,
+        _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown distance metric."),
+    };
+
+    /// <summary>The float32 kernel for a metric over byte pointers (see <see cref="QuantizedDistance.Kernel"/> for the compressed forms).</summary>
+    public static delegate*<byte*, byte*, int, float> ForBytes(DistanceMetric metric) => metric switch
+    {
+        DistanceMetric.SquaredL2 => &SquaredL2Bytes,
+        DistanceMetric.InnerProduct or DistanceMetric.Cosine => &InnerProductDistanceBytes,
         _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown distance metric."),
     };
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ImageRetrieval.ML.Indexing;
 using Microsoft.ML.OnnxRuntime;
 
 namespace ImageRetrieval.ML.Models;
@@ -42,8 +43,12 @@ public sealed record EmbeddingModelMetadata
     /// <summary>Length of the embedding vector.</summary>
     public required int EmbeddingDimension { get; init; }
 
-    /// <summary>The distance the embeddings were trained for: <c>cosine</c> or <c>l2</c>.</summary>
-    public string Metric { get; init; } = "cosine";
+    /// <summary>The distance the embeddings were trained for, by its <see cref="DistanceMetricNames"/> name: <c>cosine</c>, <c>l2</c> or <c>ip</c>.</summary>
+    public string Metric { get; init; } = DistanceMetricNames.Cosine;
+
+    /// <summary><see cref="Metric"/> as the index's <see cref="Indexing.DistanceMetric"/>.</summary>
+    /// <exception cref="FormatException"><see cref="Metric"/> is not a known name.</exception>
+    public DistanceMetric DistanceMetric => DistanceMetricNames.Parse(Metric, "model metadata");
 
     /// <summary>Network architecture, e.g. <c>classic</c>, <c>convnet</c>, <c>resnet18</c>.</summary>
     public string Architecture { get; init; } = "unknown";
@@ -109,7 +114,7 @@ public sealed record EmbeddingModelMetadata
                 return value;
             }
             return fallback ?? throw new InvalidDataException(
-                $"Model '{source}' lacks the metadata entry '{KeyPrefix}{key}'. ImageRetrieval models carry imageretrieval.* metadata_props (written by 'imgret export').");
+                $"Model '{source}' lacks the metadata entry '{KeyPrefix}{key}'. ImageRetrieval models carry imageretrieval.* metadata_props (written by ImageRetrieval.Training's ONNX exporter).");
         }
 
         int Int(string key) => int.TryParse(String(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)
@@ -164,9 +169,9 @@ public sealed record EmbeddingModelMetadata
         {
             throw new InvalidDataException($"Model '{source}': pixel_scale {PixelScale} must be a positive number.");
         }
-        if (Metric is not ("cosine" or "l2"))
+        if (!DistanceMetricNames.TryParse(Metric, out _))
         {
-            throw new InvalidDataException($"Model '{source}': metric '{Metric}' is not 'cosine' or 'l2'.");
+            throw new InvalidDataException($"Model '{source}': metric '{Metric}' is unknown; expected one of {string.Join(", ", DistanceMetricNames.All)}.");
         }
     }
 }

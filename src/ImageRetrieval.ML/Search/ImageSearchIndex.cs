@@ -5,6 +5,7 @@ using ImageRetrieval.ML.Embedding;
 using ImageRetrieval.ML.Imaging;
 using ImageRetrieval.ML.Indexing;
 using ImageRetrieval.ML.Models;
+using Microsoft.Extensions.Logging;
 
 namespace ImageRetrieval.ML.Search;
 
@@ -19,39 +20,38 @@ namespace ImageRetrieval.ML.Search;
 /// <para>Persistence is a directory (see <see cref="Save"/>): a manifest with the format version,
 /// the model's SHA-256 and metadata, metric and counts; the HNSW graph; the raw embeddings; the item
 /// list. Saves are atomic: a crash during a save leaves the previous index loadable.</para>
-/// <para>Thread safety: searches may run concurrently with each other and with adds and removes;
-/// <see cref="Save"/> waits for in-flight adds and removes and blocks new ones while it writes.</para>
+/// <para>Thread safety: searches may run concurrently with each other and with adds, removes and saves, and never
+/// wait for them. Writers (the graph-and-bookkeeping part of an add, removes, saves) take turns, so an image's item,
+/// embedding and graph node are always changed together; embedding new images happens before that, outside the turn,
+/// so parallel adds still decode and embed in parallel.</para>
 /// </remarks>
 public sealed class ImageSearchIndex : IDisposable
 {
     private const string ItemsFileName = "items.json";
     private const string GraphFileName = "graph.hnsw";
-    private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp",
-    };
 
     private readonly ImageEmbedder _embedder;
     private readonly HnswIndex _graph;
     private readonly EmbeddingStore _embeddings;
     private readonly ConcurrentDictionary<long, IndexedImage> _items = new();
     private readonly ConcurrentDictionary<string, long> _keysByPath = new(StringComparer.Ordinal);
-    private readonly ReaderWriterLockSlim _saveLock = new(LockRecursionPolicy.NoRecursion);
+    // One writer at a time: item bookkeeping, embeddings and the graph change together (searches take no lock).
+    private readonly Lock _writeLock = new();
     private readonly Lock _exactLock = new();
     private BruteForceIndex? _exact;
     private long _nextKey;
 
     private ImageSearchIndex(string modelPath, string modelSha256, string galleryRoot, ImageSearchIndexOptions options,
-        HnswIndex? graph, EmbeddingStore? embeddings, long nextKey)
+        HnswIndex? graph, EmbeddingStore? embeddings, long nextKey, ILogger? logger)
     {
         Options = options;
         GalleryRoot = Path.GetFullPath(galleryRoot);
         ModelPath = Path.GetFullPath(modelPath);
         ModelSha256 = modelSha256;
-        _embedder = new ImageEmbedder(modelPath, options.Embedder with { OnError = ImageErrorPolicy.Skip });
+        _embedder = new ImageEmbedder(modelPath, options.Embedder with { OnError = ImageErrorPolicy.Skip }, logger);
         try
         {
-            Metric = _embedder.Metadata.Metric == "l2" ? DistanceMetric.SquaredL2 : DistanceMetric.Cosine;
+            Metric = _embedder.Metadata.DistanceMetric;
             _graph = graph ?? new HnswIndex(_embedder.Dimension, Metric, options.ToHnsw());
             _embeddings = embeddings ?? new EmbeddingStore(_embedder.Dimension);
             _nextKey = nextKey;
@@ -78,7 +78,7 @@ public sealed class ImageSearchIndex : IDisposable
     /// <summary>What the model says about itself.</summary>
     public EmbeddingModelMetadata ModelMetadata => _embedder.Metadata;
 
-    /// <summary>The distance results are ranked by (cosine distance for cosine models, squared L2 for L2 models).</summary>
+    /// <summary>The distance results are ranked by: the model's metric (cosine distance, squared L2 or inner-product distance).</summary>
     public DistanceMetric Metric { get; }
 
     /// <summary>Embedding dimension.</summary>
@@ -97,7 +97,11 @@ public sealed class ImageSearchIndex : IDisposable
     /// <exception cref="FileNotFoundException">The model does not exist.</exception>
     /// <exception cref="DirectoryNotFoundException">The gallery root does not exist.</exception>
     /// <exception cref="InvalidDataException">The model is not an ImageRetrieval ONNX model.</exception>
-    public static ImageSearchIndex Create(string modelPath, string galleryRoot, ImageSearchIndexOptions? options = null)
+    /// <param name="modelPath">The ONNX embedding model.</param>
+    /// <param name="galleryRoot">The folder that item paths are relative to.</param>
+    /// <param name="options">HNSW, embedder and threading settings; defaults when null.</param>
+    /// <param name="logger">Receives warnings (a requested GPU that is unavailable); none when null.</param>
+    public static ImageSearchIndex Create(string modelPath, string galleryRoot, ImageSearchIndexOptions? options = null, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
         ArgumentException.ThrowIfNullOrEmpty(galleryRoot);
@@ -109,7 +113,7 @@ public sealed class ImageSearchIndex : IDisposable
         {
             throw new DirectoryNotFoundException($"Gallery folder not found: '{galleryRoot}'.");
         }
-        return new ImageSearchIndex(modelPath, IndexManifest.Sha256Of(modelPath), galleryRoot, options ?? new ImageSearchIndexOptions(), null, null, 0);
+        return new ImageSearchIndex(modelPath, IndexManifest.Sha256Of(modelPath), galleryRoot, options ?? new ImageSearchIndexOptions(), null, null, 0, logger);
     }
 
     /// <summary>Opens a saved index.</summary>
@@ -117,8 +121,9 @@ public sealed class ImageSearchIndex : IDisposable
     /// <param name="modelPath">The model the index was built with (checked by SHA-256).</param>
     /// <param name="galleryRoot">Where the gallery is now; null uses the root recorded at save time.</param>
     /// <param name="embedderOptions">Embedder options (threads, batch size, GPU) for this session.</param>
+    /// <param name="logger">Receives warnings (a requested GPU that is unavailable); none when null.</param>
     /// <exception cref="InvalidDataException">The index is missing, corrupt, from a newer format, or was built with another model.</exception>
-    public static ImageSearchIndex Open(string indexDirectory, string modelPath, string? galleryRoot = null, ImageEmbedderOptions? embedderOptions = null)
+    public static ImageSearchIndex Open(string indexDirectory, string modelPath, string? galleryRoot = null, ImageEmbedderOptions? embedderOptions = null, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
         string folder = IndexDirectory.OpenCurrent(indexDirectory);
@@ -165,7 +170,7 @@ public sealed class ImageSearchIndex : IDisposable
         ImageSearchIndex? index = null;
         try
         {
-            index = new ImageSearchIndex(modelPath, sha, root, options, graph, embeddings, manifest.NextKey);
+            index = new ImageSearchIndex(modelPath, sha, root, options, graph, embeddings, manifest.NextKey, logger);
             if (graph.Dimension != manifest.Dimension || graph.Count != manifest.Count || index.Dimension != manifest.Dimension)
             {
                 throw new InvalidDataException($"Index '{folder}': the graph holds {graph.Count} vectors of {graph.Dimension}-d, the manifest says {manifest.Count} of {manifest.Dimension}-d, the model gives {index.Dimension}-d.");
@@ -249,7 +254,7 @@ public sealed class ImageSearchIndex : IDisposable
                     {
                         skipped.Add(new SkippedImage(sub.FullName, "symbolic link to a folder (not followed: it could loop or leave the gallery)"));
                     }
-                    else if (ImageExtensions.Contains(sub.Extension))
+                    else if (ImageDecoder.FileExtensions.Contains(sub.Extension))
                     {
                         skipped.Add(new SkippedImage(sub.FullName, "a folder named like an image"));
                     }
@@ -258,7 +263,7 @@ public sealed class ImageSearchIndex : IDisposable
                         subdirectories.Add(sub.FullName);
                     }
                 }
-                else if (ImageExtensions.Contains(entry.Extension))
+                else if (ImageDecoder.FileExtensions.Contains(entry.Extension))
                 {
                     files.Add(entry.FullName);
                 }
@@ -333,8 +338,7 @@ public sealed class ImageSearchIndex : IDisposable
     /// <returns>Whether it was indexed.</returns>
     public bool Remove(long key)
     {
-        _saveLock.EnterReadLock();
-        try
+        lock (_writeLock)
         {
             if (!_items.TryRemove(key, out IndexedImage? item))
             {
@@ -348,10 +352,6 @@ public sealed class ImageSearchIndex : IDisposable
                 _exact?.Remove(key);
             }
             return true;
-        }
-        finally
-        {
-            _saveLock.ExitReadLock();
         }
     }
 
@@ -427,8 +427,7 @@ public sealed class ImageSearchIndex : IDisposable
     public void Save(string indexDirectory)
     {
         ArgumentException.ThrowIfNullOrEmpty(indexDirectory);
-        _saveLock.EnterWriteLock();
-        try
+        lock (_writeLock)
         {
             IndexDirectory.CommitNewVersion(indexDirectory, folder =>
             {
@@ -464,10 +463,6 @@ public sealed class ImageSearchIndex : IDisposable
                 }.Write(folder);
             });
         }
-        finally
-        {
-            _saveLock.ExitWriteLock();
-        }
     }
 
     /// <summary>Label = the name of the folder holding the file (null for files directly in the gallery root).</summary>
@@ -491,15 +486,13 @@ public sealed class ImageSearchIndex : IDisposable
             _exact?.Dispose();
             _exact = null;
         }
-        _saveLock.Dispose();
     }
 
     private IndexingReport Insert(ImageEmbeddingResult result, Func<int, (string Path, string? Label, IReadOnlyDictionary<string, string>? Metadata)> describe, Stopwatch watch)
     {
         var skipped = result.Errors.Select(e => new SkippedImage(e.Source, e.Reason)).ToList();
         int added = 0, replaced = 0;
-        _saveLock.EnterReadLock();
-        try
+        lock (_writeLock)
         {
             var batch = new List<(long Key, ReadOnlyMemory<float> Vector)>(result.Count);
             for (int i = 0; i < result.Count; i++)
@@ -538,11 +531,55 @@ public sealed class ImageSearchIndex : IDisposable
                 }
             }
         }
-        finally
-        {
-            _saveLock.ExitReadLock();
-        }
         return new IndexingReport(added, replaced, skipped, 0, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// Checks that items, paths, raw embeddings and graph agree (each item's key is live in the graph and its graph vector
+    /// is its own embedding), and the graph's own invariants. Holds off writers while it runs. An empty list means consistent.
+    /// </summary>
+    internal IReadOnlyList<string> CheckConsistency()
+    {
+        lock (_writeLock)
+        {
+            var problems = new List<string>();
+            HnswIndex.IntegrityReport graph = _graph.CheckIntegrity();
+            problems.AddRange(graph.Problems.Select(p => "graph: " + p));
+            var embeddings = _embeddings.Snapshot().ToDictionary(e => e.Key, e => e.Vector);
+            if (_items.Count != _graph.Count || _items.Count != embeddings.Count || _items.Count != _keysByPath.Count)
+            {
+                problems.Add($"{_items.Count} items, {_graph.Count} graph nodes, {embeddings.Count} embeddings, {_keysByPath.Count} paths");
+            }
+            var stored = new float[Dimension];
+            var expected = new float[Dimension];
+            foreach (IndexedImage item in _items.Values)
+            {
+                if (!_keysByPath.TryGetValue(item.Path, out long byPath) || byPath != item.Key)
+                {
+                    problems.Add($"item {item.Key} ('{item.Path}') is not found by its path");
+                }
+                if (!embeddings.TryGetValue(item.Key, out float[]? embedding))
+                {
+                    problems.Add($"item {item.Key} has no embedding");
+                    continue;
+                }
+                if (!_graph.TryGetVector(item.Key, stored))
+                {
+                    problems.Add($"item {item.Key} is not in the graph");
+                    continue;
+                }
+                embedding.CopyTo(expected, 0);
+                if (Metric == DistanceMetric.Cosine)
+                {
+                    VectorDistance.Normalize(expected);
+                }
+                if (!stored.AsSpan().SequenceEqual(expected))
+                {
+                    problems.Add($"item {item.Key}: the graph holds another vector than its embedding");
+                }
+            }
+            return problems;
+        }
     }
 
     private BruteForceIndex ExactIndex()

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using ImageRetrieval.IO;
 
 namespace ImageRetrieval.ML.Search;
 
@@ -11,8 +12,8 @@ namespace ImageRetrieval.ML.Search;
 /// <para>Layout: <c>INDEX/CURRENT</c> holds the name of the live version folder (e.g. <c>v000003</c>);
 /// each <c>INDEX/vNNNNNN/</c> holds a complete, never-modified set of files. A save writes a new
 /// version into a temporary folder (<c>.tmp-vNNNNNN-…</c>), flushes every file, renames the folder
-/// to its final name, then replaces <c>CURRENT</c> by writing <c>CURRENT.tmp</c>, flushing it and
-/// renaming it over <c>CURRENT</c> (an atomic rename on POSIX file systems). A crash at any point
+/// to its final name, then replaces <c>CURRENT</c> atomically (<see cref="AtomicFile"/>: a uniquely named
+/// temporary file, flushed, renamed over <c>CURRENT</c>). A crash at any point
 /// leaves <c>CURRENT</c> naming either the old complete version or the new complete one, never a
 /// mix. Stale temporary folders and superseded versions are removed on the next save, so nothing
 /// grows without bound.</para>
@@ -92,17 +93,8 @@ internal static partial class IndexDirectory
         }
     }
 
-    private static void WriteCurrent(string indexDirectory, string name)
-    {
-        string current = Path.Combine(indexDirectory, CurrentFileName);
-        string temp = current + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(Encoding.UTF8.GetBytes(name + "\n"));
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, current, overwrite: true);
-    }
+    private static void WriteCurrent(string indexDirectory, string name) =>
+        AtomicFile.WriteAllText(Path.Combine(indexDirectory, CurrentFileName), name + "\n");
 
     private static IEnumerable<int> ExistingVersions(string indexDirectory) =>
         Directory.EnumerateDirectories(indexDirectory)
@@ -121,7 +113,15 @@ internal static partial class IndexDirectory
                 TryDelete(dir);
             }
         }
-        TryDeleteFile(Path.Combine(indexDirectory, CurrentFileName + ".tmp"));
+        foreach (string file in Directory.EnumerateFiles(indexDirectory))
+        {
+            string name = Path.GetFileName(file);
+            // A crash while CURRENT was replaced leaves its temporary file (named CURRENT.tmp by earlier versions).
+            if (AtomicFile.IsLeftoverOf(name, CurrentFileName) || name == CurrentFileName + ".tmp")
+            {
+                TryDeleteFile(file);
+            }
+        }
     }
 
     private static void TryDelete(string dir)

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ImageRetrieval.ML.Indexing;
 
 namespace ImageRetrieval.ML.Search;
 
@@ -153,9 +154,9 @@ internal sealed record IndexManifest
         {
             throw new InvalidDataException($"'{path}' lacks the model's SHA-256 or metadata.");
         }
-        if (Metric is not ("cosine" or "l2" or "ip"))
+        if (!DistanceMetricNames.TryParse(Metric, out _))
         {
-            throw new InvalidDataException($"'{path}' has metric '{Metric}', expected cosine, l2 or ip.");
+            throw new InvalidDataException($"'{path}' has metric '{Metric}', expected one of {string.Join(", ", DistanceMetricNames.All)}.");
         }
         if (Dimension < 1 || Dimension > 65536 || Count < 0 || NextKey < Count)
         {

@@ -1,4 +1,4 @@
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;

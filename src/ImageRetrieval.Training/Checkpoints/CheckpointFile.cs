@@ -1,9 +1,9 @@
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ImageRetrieval.IO;
 using ImageRetrieval.ML.Models;
 using ImageRetrieval.Training.Networks;
-using ImageRetrieval.Training.Training;
 using TorchSharp.Modules;
 
 namespace ImageRetrieval.Training.Checkpoints;
@@ -80,42 +80,24 @@ public static class CheckpointFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(info);
-        string full = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            using var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true);
+            WriteEntry(zip, InfoEntry, stream => JsonSerializer.Serialize(stream, info, Json));
+            WriteEntry(zip, WeightsEntry, stream =>
             {
-                using (var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true))
+                using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+                network.save(writer);
+            });
+            if (optimizer is not null)
+            {
+                WriteEntry(zip, OptimizerEntry, stream =>
                 {
-                    WriteEntry(zip, InfoEntry, stream => JsonSerializer.Serialize(stream, info, Json));
-                    WriteEntry(zip, WeightsEntry, stream =>
-                    {
-                        using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-                        network.save(writer);
-                    });
-                    if (optimizer is not null)
-                    {
-                        WriteEntry(zip, OptimizerEntry, stream =>
-                        {
-                            using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-                            optimizer.save_state_dict(writer);
-                        });
-                    }
-                }
-                file.Flush(flushToDisk: true);
+                    using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+                    optimizer.save_state_dict(writer);
+                });
             }
-            File.Move(temporary, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary))
-            {
-                File.Delete(temporary);
-            }
-        }
+        });
     }
 
     /// <summary>Reads only the description of a checkpoint.</summary>

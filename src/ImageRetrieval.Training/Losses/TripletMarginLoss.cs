@@ -9,14 +9,14 @@ namespace ImageRetrieval.Training.Losses;
 /// <param name="Loss">The scalar loss (differentiable).</param>
 /// <param name="TripletCount">Triplets the miner returned.</param>
 /// <param name="ActiveCount">Triplets with a positive loss (the ones averaged).</param>
-public sealed record TripletLossValue(Tensor Loss, long TripletCount, long ActiveCount);
+internal sealed record TripletLossValue(Tensor Loss, long TripletCount, long ActiveCount);
 
 /// <summary>
 /// Triplet loss over mined triplets: <c>max(0, d(a,p) − d(a,n) + margin)</c>, or the soft-margin
 /// <c>log(1 + exp(d(a,p) − d(a,n)))</c> (Hermans et al., 2017). Hinge terms are averaged over the
 /// triplets with a positive loss, as pytorch-metric-learning's <c>AvgNonZeroReducer</c> does.
 /// </summary>
-public sealed class TripletMarginLoss
+internal sealed class TripletMarginLoss
 {
     /// <summary>Creates the loss.</summary>
     /// <param name="margin">The hinge margin, in distance units (ignored with <paramref name="softMargin"/>).</param>

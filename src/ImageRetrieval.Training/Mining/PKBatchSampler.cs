@@ -5,7 +5,7 @@ namespace ImageRetrieval.Training.Mining;
 /// negatives in its batch. Within a class, images are drawn without replacement from a shuffled cycle
 /// (re-shuffled when exhausted); a class with fewer than K images repeats some. Deterministic per seed.
 /// </summary>
-public sealed class PKBatchSampler : IBatchSampler
+internal sealed class PKBatchSampler : IBatchSampler
 {
     private readonly int[][] _byClass;
     private readonly int[] _classes;

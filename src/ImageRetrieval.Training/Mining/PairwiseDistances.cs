@@ -1,21 +1,12 @@
+using ImageRetrieval.ML.Indexing;
 using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ImageRetrieval.Training.Mining;
 
-/// <summary>The distance triplets are mined and penalised with.</summary>
-public enum TripletDistance
-{
-    /// <summary>Euclidean distance between the L2-normalised embeddings, in 0–2.</summary>
-    Euclidean,
-
-    /// <summary>Cosine distance <c>1 − cos</c>, in 0–2.</summary>
-    Cosine,
-}
-
 /// <summary>The one pairwise distance matrix every miner and the loss work from.</summary>
-public static class PairwiseDistances
+internal static class PairwiseDistances
 {
     /// <summary>
     /// The <c>[B, B]</c> distances between L2-normalised embeddings <c>[B, D]</c>, differentiable.
@@ -35,6 +26,9 @@ public static class PairwiseDistances
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>The name the search side uses for this distance (<c>l2</c> or <c>cosine</c>, see the model metadata).</summary>
-    public static string MetricName(TripletDistance distance) => distance == TripletDistance.Cosine ? "cosine" : "l2";
+    /// <summary>The search side's metric for embeddings trained with <paramref name="distance"/>: cosine, or squared L2 (the Euclidean ranking).</summary>
+    public static DistanceMetric SearchMetric(TripletDistance distance) => distance == TripletDistance.Cosine ? DistanceMetric.Cosine : DistanceMetric.SquaredL2;
+
+    /// <summary>The name of <see cref="SearchMetric"/> as model metadata and checkpoints store it (<see cref="DistanceMetricNames"/>).</summary>
+    public static string MetricName(TripletDistance distance) => SearchMetric(distance).ToName();
 }

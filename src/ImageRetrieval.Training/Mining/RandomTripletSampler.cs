@@ -1,28 +1,14 @@
-using ImageRetrieval.Training.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace ImageRetrieval.Training.Mining;
-
-/// <summary>Yields the batches of one training epoch as dataset indices.</summary>
-public interface IBatchSampler
-{
-    /// <summary>Batches in one epoch.</summary>
-    int BatchesPerEpoch { get; }
-
-    /// <summary>One epoch of batches, deterministic for <paramref name="seed"/>.</summary>
-    IEnumerable<int[]> Epoch(int seed);
-}
 
 /// <summary>
 /// The classic recipe's random triplets over the whole dataset: every epoch, each training image is an
 /// anchor once (in shuffled order); its positive is a random <em>other</em> image of its class and its
 /// negative a random image of a random other class, drawn afresh every epoch. A batch of T triplets is
 /// laid out as <c>[anchors (T) | positives (T) | negatives (T)]</c>, so the network embeds the 3T images in
-/// one forward pass and <see cref="FixedTripletMiner"/> reads the triplets back from those positions.
+/// one forward pass and <see cref="RandomTripletMiner"/> reads the triplets back from those positions.
 /// Anchors of a class with a single image have no positive and are left out.
 /// </summary>
-public sealed class RandomTripletSampler : IBatchSampler
+internal sealed class RandomTripletSampler : IBatchSampler
 {
     private readonly int[][] _byClass;
     private readonly int[] _classOf;     // item → index into _byClass
@@ -95,25 +81,5 @@ public sealed class RandomTripletSampler : IBatchSampler
             }
             yield return batch;
         }
-    }
-}
-
-/// <summary>
-/// The triplets of a <see cref="RandomTripletSampler"/> batch: for 3T rows, anchor i, positive T + i,
-/// negative 2T + i. The distances are not looked at.
-/// </summary>
-public sealed class FixedTripletMiner : TripletMinerBase
-{
-    /// <inheritdoc />
-    protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
-    {
-        long rows = distances.shape[0];
-        if (rows % 3 != 0)
-        {
-            throw new ArgumentException($"A fixed-triplet batch has 3T rows (anchors | positives | negatives); got {rows}.", nameof(distances));
-        }
-        long t = rows / 3;
-        var a = torch.arange(t, dtype: ScalarType.Int64, device: distances.device);
-        return new TripletIndices(a, a.Plus(t), a.Plus(2 * t));
     }
 }

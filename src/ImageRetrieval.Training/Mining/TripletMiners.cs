@@ -4,41 +4,18 @@ using static TorchSharp.torch;
 
 namespace ImageRetrieval.Training.Mining;
 
-/// <summary>How triplets are chosen inside a P×K batch.</summary>
-public enum TripletMiningStrategy
-{
-    /// <summary>
-    /// The classic recipe's random triplets over the whole dataset (<see cref="RandomTripletSampler"/>): each
-    /// image is an anchor once per epoch, with a random other image of its class and a random image of a
-    /// random other class; batches of P×K triplets (3·P·K images).
-    /// </summary>
-    Random,
-
-    /// <summary>Per anchor, one random positive and one random negative of the same P×K batch.</summary>
-    RandomInBatch,
-
-    /// <summary>Per anchor, its farthest positive and closest negative (Hermans et al., 2017).</summary>
-    BatchHard,
-
-    /// <summary>Every valid triplet that violates the margin (pytorch-metric-learning's TripletMarginMiner "all").</summary>
-    BatchAll,
-
-    /// <summary>Per anchor–positive pair, the closest negative farther than the positive (FaceNet); if none, the farthest negative.</summary>
-    SemiHard,
-}
-
 /// <summary>Triplets as three index vectors into the batch (<c>long</c> tensors of equal length).</summary>
 /// <param name="Anchors">Anchor positions.</param>
 /// <param name="Positives">Positive positions (same label as the anchor, not the anchor).</param>
 /// <param name="Negatives">Negative positions (another label).</param>
-public sealed record TripletIndices(Tensor Anchors, Tensor Positives, Tensor Negatives)
+internal sealed record TripletIndices(Tensor Anchors, Tensor Positives, Tensor Negatives)
 {
     /// <summary>Number of triplets.</summary>
     public long Count => Anchors.shape[0];
 }
 
 /// <summary>Chooses triplets from one batch's pairwise distance matrix.</summary>
-public interface ITripletMiner
+internal interface ITripletMiner
 {
     /// <summary>Mines triplets; no gradient flows through mining.</summary>
     /// <param name="distances">The <c>[B, B]</c> distance matrix (detached or not; it is not modified).</param>
@@ -47,7 +24,7 @@ public interface ITripletMiner
 }
 
 /// <summary>Creates the miners.</summary>
-public static class TripletMiners
+internal static class TripletMiners
 {
     /// <summary>A miner for <paramref name="strategy"/>.</summary>
     /// <param name="strategy">Which triplets to choose.</param>
@@ -55,8 +32,8 @@ public static class TripletMiners
     /// <param name="generator">Random source for <see cref="TripletMiningStrategy.RandomInBatch"/>; <see langword="null"/> uses torch's global generator.</param>
     public static ITripletMiner Create(TripletMiningStrategy strategy, float margin, Generator? generator = null) => strategy switch
     {
-        TripletMiningStrategy.Random => new FixedTripletMiner(),
-        TripletMiningStrategy.RandomInBatch => new RandomTripletMiner(generator),
+        TripletMiningStrategy.Random => new RandomTripletMiner(),
+        TripletMiningStrategy.RandomInBatch => new RandomInBatchMiner(generator),
         TripletMiningStrategy.BatchHard => new BatchHardMiner(),
         TripletMiningStrategy.BatchAll => new BatchAllMiner(margin),
         TripletMiningStrategy.SemiHard => new SemiHardMiner(),
@@ -89,7 +66,7 @@ public static class TripletMiners
 /// The shared frame of every miner: argument checks, no gradient, a dispose scope, the detached
 /// distances and the label masks; subclasses only choose the triplets.
 /// </summary>
-public abstract class TripletMinerBase : ITripletMiner
+internal abstract class TripletMinerBase : ITripletMiner
 {
     /// <inheritdoc />
     public TripletIndices Mine(Tensor distances, Tensor labels)
@@ -113,8 +90,8 @@ public abstract class TripletMinerBase : ITripletMiner
         positive.any(1).logical_and(negative.any(1)).nonzero().flatten();
 }
 
-/// <summary>Per anchor, one positive and one negative drawn uniformly from the batch.</summary>
-public sealed class RandomTripletMiner(Generator? generator = null) : TripletMinerBase
+/// <summary>The miner of <see cref="TripletMiningStrategy.RandomInBatch"/>: per anchor, one positive and one negative drawn uniformly from the batch.</summary>
+internal sealed class RandomInBatchMiner(Generator? generator = null) : TripletMinerBase
 {
     /// <inheritdoc />
     protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
@@ -131,7 +108,7 @@ public sealed class RandomTripletMiner(Generator? generator = null) : TripletMin
 }
 
 /// <summary>Per anchor, the farthest positive and the closest negative.</summary>
-public sealed class BatchHardMiner : TripletMinerBase
+internal sealed class BatchHardMiner : TripletMinerBase
 {
     /// <inheritdoc />
     protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
@@ -148,7 +125,7 @@ public sealed class BatchHardMiner : TripletMinerBase
 /// (anchor, its j-th positive, negative) rather than <c>[B, B, B]</c>: with P×K batches that is K−1
 /// positives per anchor instead of B, about P times less memory traffic.
 /// </summary>
-public sealed class BatchAllMiner(float margin) : TripletMinerBase
+internal sealed class BatchAllMiner(float margin) : TripletMinerBase
 {
     /// <inheritdoc />
     protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
@@ -174,7 +151,7 @@ public sealed class BatchAllMiner(float margin) : TripletMinerBase
 /// Per anchor–positive pair, the closest negative with <c>d(a,n) &gt; d(a,p)</c>; if there is none, the
 /// farthest negative (TensorFlow Addons' <c>triplet_semihard_loss</c> rule).
 /// </summary>
-public sealed class SemiHardMiner : TripletMinerBase
+internal sealed class SemiHardMiner : TripletMinerBase
 {
     /// <inheritdoc />
     protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
@@ -196,5 +173,26 @@ public sealed class SemiHardMiner : TripletMinerBase
         var farthest = rows.FilledWhere(negativeRows.logical_not(), double.NegativeInfinity).argmax(1);
         var n = torch.where(outside.any(1), closestOutside, farthest);
         return new TripletIndices(a, p, n);
+    }
+}
+
+/// <summary>
+/// The miner of <see cref="TripletMiningStrategy.Random"/>: the triplets <see cref="RandomTripletSampler"/> drew over the
+/// whole dataset, read back from the batch layout (for 3T rows: anchor i, positive T + i, negative 2T + i). The distances
+/// are not looked at.
+/// </summary>
+internal sealed class RandomTripletMiner : TripletMinerBase
+{
+    /// <inheritdoc />
+    protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
+    {
+        long rows = distances.shape[0];
+        if (rows % 3 != 0)
+        {
+            throw new ArgumentException($"A fixed-triplet batch has 3T rows (anchors | positives | negatives); got {rows}.", nameof(distances));
+        }
+        long t = rows / 3;
+        var a = torch.arange(t, dtype: ScalarType.Int64, device: distances.device);
+        return new TripletIndices(a, a.Plus(t), a.Plus(2 * t));
     }
 }

@@ -36,11 +36,6 @@ public static class OnnxExporter
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrEmpty(path);
         var model = BuildModel(network, options ?? new OnnxExportOptions(), out var metadata);
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
         OnnxSchema.WriteModel(model, path);
         return metadata;
     }

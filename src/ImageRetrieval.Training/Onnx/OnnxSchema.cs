@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using ImageRetrieval.IO;
 using ImageRetrieval.Training.Onnx.Protobuf;
 
 namespace ImageRetrieval.Training.Onnx;
@@ -26,23 +27,5 @@ internal static class OnnxSchema
     }
 
     /// <summary>Writes a model atomically (temp file, flush, rename).</summary>
-    public static void WriteModel(ModelProto model, string path)
-    {
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                model.WriteTo(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
-    }
+    public static void WriteModel(ModelProto model, string path) => AtomicFile.Write(path, model.WriteTo);
 }

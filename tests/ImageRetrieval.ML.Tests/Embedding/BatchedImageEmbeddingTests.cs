@@ -81,7 +81,7 @@ public class BatchedImageEmbeddingTests(EmbeddingFixture fixture) : IClassFixtur
         string empty = temp.File("empty.png");
         File.WriteAllBytes(empty, []);
         string bomb = temp.File("bomb.png");
-        File.WriteAllBytes(bomb, Imaging.TestImages.PngDeclaring(50_000, 50_000));
+        File.WriteAllBytes(bomb, TestImages.PngDeclaring(50_000, 50_000));
         var names = fixture.ImagePaths.Take(10).ToList();
         names.Insert(3, empty);
         names.Insert(8, temp.File("missing.png"));

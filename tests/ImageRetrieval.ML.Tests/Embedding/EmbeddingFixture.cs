@@ -1,7 +1,5 @@
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.ML.Models;
-using ImageRetrieval.ML.Tests.Imaging;
-using ImageRetrieval.ML.Tests.Onnx;
 
 namespace ImageRetrieval.ML.Tests.Embedding;
 
@@ -67,8 +65,6 @@ public sealed class EmbeddingFixture : IDisposable
             Architecture = "convnet",
             TrainingDataset = "tests",
         }.ToDictionary();
-
-    public static string FixturePath(string name) => System.IO.Path.Combine(AppContext.BaseDirectory, "Embedding", "Fixtures", name);
 
     public void Dispose() => _temp.Dispose();
 }

@@ -1,6 +1,7 @@
+using ImageRetrieval.Datasets;
 using ImageRetrieval.ML.Embedding;
 using ImageRetrieval.ML.Imaging;
-using ImageRetrieval.ML.Tests.Imaging;
+using Microsoft.Extensions.Logging;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using SkiaSharp;
@@ -70,6 +71,8 @@ public class ImageEmbedderTests(EmbeddingFixture fixture) : IClassFixture<Embedd
         float[] fromSet = embedder.EmbedImageSet(fixture.Set);
         ImageEmbeddingResult fromFiles = embedder.EmbedFiles(fixture.ImagePaths);
         VectorAssert.Close(fromFiles.Vectors, fromSet);
+        Assert.Equal(fromSet, embedder.EmbedPixels(fixture.Set.Pixels, fixture.Set.Count));
+        Assert.Throws<ArgumentException>(() => embedder.EmbedPixels(fixture.Set.Pixels[..100], 1));
 
         float scale = embedder.Metadata.PixelScale;
         float[] planar = fixture.Set.Pixels.ToArray().Select(b => b * scale).ToArray();
@@ -77,7 +80,7 @@ public class ImageEmbedderTests(EmbeddingFixture fixture) : IClassFixture<Embedd
         embedder.EmbedPixels(planar, fixture.Set.Count, destination);
         Assert.Equal(fromSet, destination);
 
-        var wrongGeometry = new ImageRetrieval.ML.Datasets.LabeledImageSet("rgb", new byte[3 * 28 * 28], [0], 3, 28, 28, ["a"]);
+        var wrongGeometry = new ImageRetrieval.Datasets.LabeledImageSet("rgb", new byte[3 * 28 * 28], [0], 3, 28, 28, ["a"]);
         Assert.Throws<ArgumentException>(() => embedder.EmbedImageSet(wrongGeometry));
     }
 
@@ -141,12 +144,12 @@ public class ImageEmbedderTests(EmbeddingFixture fixture) : IClassFixture<Embedd
     [Theory]
     [InlineData("rgb16.png")]
     [InlineData("palette.png")]
-    [InlineData("alpha.png")]
+    [InlineData("rgba16-alpha.png")]
     [InlineData("grey.jpg")]
     [InlineData("cmyk.jpg")]
     public void Unusual_encodings_embed_like_the_MLNet_chain(string name)
     {
-        string path = EmbeddingFixture.FixturePath(name);
+        string path = Path.Combine(AppContext.BaseDirectory, "fixtures", "images", name);
         Assert.True(File.Exists(path), path);
         float[] expected = MLNetChain(fixture.ColourModel, [path])[0];
         using var embedder = new ImageEmbedder(fixture.ColourModel);
@@ -179,30 +182,36 @@ public class ImageEmbedderTests(EmbeddingFixture fixture) : IClassFixture<Embedd
         Assert.True(probe.FellBack);
         Assert.Contains("Exception", probe.FallbackReason!, StringComparison.Ordinal);
 
-        // Device 7 has not been probed yet in this process: exactly one log line, however many embedders.
-        var log = new List<string>();
-        Action<string> previous = ExecutionProviders.Log;
-        ExecutionProviders.Log = log.Add;
-        try
+        // Every embedder (and ML.NET estimator) that falls back says so once, as a warning, to the logger it was given.
+        var log = new ListLogger();
+        using (var a = new ImageEmbedder(fixture.GreyModel, new ImageEmbedderOptions { GpuDeviceId = 7 }, log))
+        using (var b = new ImageEmbedder(fixture.GreyModel, new ImageEmbedderOptions { GpuDeviceId = 7 }))
         {
-            using var a = new ImageEmbedder(fixture.GreyModel, new ImageEmbedderOptions { GpuDeviceId = 7 });
-            using var b = new ImageEmbedder(fixture.GreyModel, new ImageEmbedderOptions { GpuDeviceId = 7 });
             var ml = new MLContext(1);
-            var estimator = ml.Transforms.EmbedImages("Embedding", fixture.GreyModel, fixture.ImageFolder, "ImagePath", gpuDeviceId: 7);
+            var estimator = ml.Transforms.EmbedImages(new ImageEmbeddingOptions
+            {
+                OutputColumnName = "Embedding",
+                ModelPath = fixture.GreyModel,
+                ImageFolder = fixture.ImageFolder,
+                InputColumnName = "ImagePath",
+                GpuDeviceId = 7,
+                Logger = log,
+            });
             IDataView data = ml.Data.LoadFromEnumerable([new PathRow { ImagePath = fixture.ImageNames[0] }]);
             using var chain = (TransformerChain<ITransformer>)estimator.Fit(data);
             float[] viaMLNet = chain.Transform(data).GetColumn<float[]>("Embedding").Single();
 
-            Assert.Single(log);
-            Assert.Contains("GPU 7 unavailable", log[0], StringComparison.Ordinal);
+            Assert.Equal(2, log.Entries.Count);   // a and the estimator; b has no logger
+            Assert.All(log.Entries, e =>
+            {
+                Assert.Equal(LogLevel.Warning, e.Level);
+                Assert.Contains("GPU 7 unavailable", e.Message, StringComparison.Ordinal);
+            });
             Assert.Equal(ExecutionProviderInfo.Cpu, a.ExecutionProvider.Name);
             Assert.True(a.ExecutionProvider.FellBack);
+            Assert.True(b.ExecutionProvider.FellBack);
             Assert.Equal(ExecutionProviderInfo.Cpu, estimator.ExecutionProvider!.Name);
             VectorAssert.Close(viaMLNet, a.Embed(fixture.ImagePaths[0]));
-        }
-        finally
-        {
-            ExecutionProviders.Log = previous;
         }
 
         var error = Assert.Throws<InvalidOperationException>(() => new ImageEmbedder(fixture.GreyModel, new ImageEmbedderOptions { GpuDeviceId = 7, FallbackToCpu = false }));
@@ -216,5 +225,18 @@ public class ImageEmbedderTests(EmbeddingFixture fixture) : IClassFixture<Embedd
     private sealed class SyncProgress(List<ImageEmbeddingProgress> reports) : IProgress<ImageEmbeddingProgress>
     {
         public void Report(ImageEmbeddingProgress value) => reports.Add(value);
+    }
+
+    /// <summary>An ILogger that keeps what it is told.</summary>
+    private sealed class ListLogger : ILogger
+    {
+        public List<(LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Add((logLevel, formatter(state, exception)));
     }
 }

@@ -1,6 +1,4 @@
 using ImageRetrieval.ML.Embedding;
-using ImageRetrieval.ML.Tests.Imaging;
-using ImageRetrieval.ML.Tests.Onnx;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;

@@ -38,9 +38,9 @@ internal static class VectorData
         Enumerable.Range(0, data.Length / dim).Select(i => (firstKey + i, (ReadOnlyMemory<float>)data.AsMemory(i * dim, dim))).ToArray();
 
     public static HnswIndex Build(float[] data, int dim, DistanceMetric metric = DistanceMetric.SquaredL2, int m = 16, int efConstruction = 100,
-                                  int seed = 42, int threads = 1)
+                                  int seed = 42, int threads = 1, double compactionThreshold = HnswOptions.Defaults.CompactionThreshold)
     {
-        var index = new HnswIndex(dim, metric, new HnswOptions { M = m, EfConstruction = efConstruction, Seed = seed });
+        var index = new HnswIndex(dim, metric, new HnswOptions { M = m, EfConstruction = efConstruction, Seed = seed, CompactionThreshold = compactionThreshold });
         index.AddRange(Items(data, dim), threads);
         return index;
     }

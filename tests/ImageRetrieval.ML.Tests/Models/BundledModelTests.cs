@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
+using ImageRetrieval.Datasets.Evaluation;
 using ImageRetrieval.ML.Embedding;
-using ImageRetrieval.ML.Evaluation;
 using ImageRetrieval.ML.Models;
 
 namespace ImageRetrieval.ML.Tests.Models;

@@ -1,4 +1,3 @@
-using ImageRetrieval.ML.Tests.Onnx;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;

@@ -1,13 +1,8 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 using System.IO.Hashing;
-using ImageRetrieval.ML.Datasets;
-using ImageRetrieval.ML.Datasets.MatFile;
 using ImageRetrieval.ML.Imaging;
 using ImageRetrieval.ML.Indexing;
 using ImageRetrieval.ML.Search;
-using ImageRetrieval.ML.Tests.Datasets;
-using ImageRetrieval.ML.Tests.Imaging;
 using ImageRetrieval.ML.Tests.Indexing;
 using SkiaSharp;
 using Xunit.Abstractions;
@@ -15,30 +10,22 @@ using Xunit.Abstractions;
 namespace ImageRetrieval.ML.Tests.Reliability;
 
 /// <summary>
-/// Seeded mutation fuzzing of every reader of untrusted bytes: the HNSW graph loader (with and without
-/// the checksum repaired, so mutations reach the structural validation), the index manifest, item list
-/// and embeddings readers, the IDX and MAT readers and the image decoder. Figures are in docs/reliability.md.
+/// Seeded mutation fuzzing of the runtime package's readers of untrusted bytes: the HNSW graph loader (with and
+/// without the checksum repaired, so mutations reach the structural validation), the index manifest, item list and
+/// embeddings readers, and the image decoder (the IDX and MAT readers: ImageRetrieval.Datasets.Tests). Figures are in
+/// docs/reliability.md.
 /// </summary>
 public class FuzzTests(SavedIndexFixture fixture, ITestOutputHelper output) : IClassFixture<SavedIndexFixture>
 {
     private static readonly Type[] DataErrors = [typeof(InvalidDataException)];
 
-    /// <summary>The readers fuzzed here, by area name (the folder under tests/fixtures/regressions).</summary>
-    internal static void Replay(string area, byte[] input, string scratch)
+    /// <summary>The readers fuzzed here, by area name (the folder under tests/fixtures/regressions; <see cref="RegressionFixtures.RuntimeAreas"/>).</summary>
+    internal static void Replay(string area, byte[] input)
     {
         switch (area)
         {
             case "hnsw":
                 HnswTarget(input);
-                break;
-            case "idx-images":
-                IdxTarget(input, scratch, images: true);
-                break;
-            case "idx-labels":
-                IdxTarget(input, scratch, images: false);
-                break;
-            case "mat":
-                MatFileReader.Read(input, "fuzz");
                 break;
             case "images":
                 ImageTarget(input);
@@ -54,19 +41,6 @@ public class FuzzTests(SavedIndexFixture fixture, ITestOutputHelper output) : IC
     {
         using var index = HnswIndex.Load(new MemoryStream(input, writable: false));
         index.Search(new float[index.Dimension], 3);
-    }
-
-    private static void IdxTarget(byte[] input, string scratch, bool images)
-    {
-        File.WriteAllBytes(scratch, input);
-        if (images)
-        {
-            IdxReader.ReadImages(scratch);
-        }
-        else
-        {
-            IdxReader.ReadLabels(scratch);
-        }
     }
 
     private static readonly ImageDecodeOptions ImageOptions = new() { Width = 28, Height = 28, Channels = 3 };
@@ -157,58 +131,6 @@ public class FuzzTests(SavedIndexFixture fixture, ITestOutputHelper output) : IC
             File.WriteAllBytes(file, input);
             EmbeddingStore.Read(file, 16, fixture.Count);
         }, DataErrors, input => (1L << 20) + (8L * input.Length)));
-    }
-
-    internal static byte[][] IdxSeeds(bool images)
-    {
-        var set = FashionMnist.Load(FashionMnist.Split.Test, maxItems: 8);
-        byte[] plain;
-        if (images)
-        {
-            plain = new byte[16 + (8 * 784)];
-            BinaryPrimitives.WriteInt32BigEndian(plain, 0x803);
-            BinaryPrimitives.WriteInt32BigEndian(plain.AsSpan(4), 8);
-            BinaryPrimitives.WriteInt32BigEndian(plain.AsSpan(8), 28);
-            BinaryPrimitives.WriteInt32BigEndian(plain.AsSpan(12), 28);
-            set.Pixels[..(8 * 784)].CopyTo(plain.AsSpan(16));
-        }
-        else
-        {
-            plain = new byte[8 + 8];
-            BinaryPrimitives.WriteInt32BigEndian(plain, 0x801);
-            BinaryPrimitives.WriteInt32BigEndian(plain.AsSpan(4), 8);
-            for (int i = 0; i < 8; i++)
-            {
-                plain[8 + i] = (byte)set.Labels[i];
-            }
-        }
-        var gz = new MemoryStream();
-        using (var zip = new GZipStream(gz, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            zip.Write(plain);
-        }
-        return [plain, gz.ToArray()];
-    }
-
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Idx_reader_survives_mutations(bool images)
-    {
-        string file = fixture.Scratch("fuzz-" + Guid.NewGuid().ToString("N") + ".idx");
-        // DEFLATE expands at most ~1032:1, and the reader refuses headers promising more.
-        Report(FuzzHarness.Run(images ? "idx-images" : "idx-labels", IdxSeeds(images), 600, input => IdxTarget(input, file, images),
-            DataErrors, input => (2L << 20) + (1200L * input.Length)));
-    }
-
-    internal static byte[][] MatSeeds() =>
-        ((IEnumerable<object[]>)MatFileReaderTests.AllFixtures()).Select(row => File.ReadAllBytes(MatFileReaderTests.Fixture((string)row[0]))).ToArray();
-
-    [Fact]
-    public void Mat_reader_survives_mutations()
-    {
-        Report(FuzzHarness.Run("mat", MatSeeds(), 1500, input => MatFileReader.Read(input, "fuzz"), DataErrors,
-            input => (2L << 20) + (1200L * input.Length)));
     }
 
     internal static byte[][] ImageSeeds() =>

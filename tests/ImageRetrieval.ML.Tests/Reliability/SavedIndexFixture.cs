@@ -1,8 +1,7 @@
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.ML.Embedding;
 using ImageRetrieval.ML.Search;
 using ImageRetrieval.ML.Tests.Embedding;
-using ImageRetrieval.ML.Tests.Onnx;
 
 namespace ImageRetrieval.ML.Tests.Reliability;
 

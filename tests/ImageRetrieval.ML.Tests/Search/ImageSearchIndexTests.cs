@@ -1,9 +1,8 @@
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.ML.Embedding;
 using ImageRetrieval.ML.Imaging;
 using ImageRetrieval.ML.Search;
 using ImageRetrieval.ML.Tests.Embedding;
-using ImageRetrieval.ML.Tests.Onnx;
 
 namespace ImageRetrieval.ML.Tests.Search;
 

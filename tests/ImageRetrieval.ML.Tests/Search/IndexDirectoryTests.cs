@@ -49,7 +49,19 @@ public class IndexDirectoryTests
         string next = IndexDirectory.CommitNewVersion(temp.Path, dir => File.WriteAllText(Path.Combine(dir, "data"), "three"));
         Assert.Equal("v000003", Path.GetFileName(next));
         Assert.Equal(new[] { "v000003" }, Directory.GetDirectories(temp.Path).Select(d => Path.GetFileName(d)!).ToArray());
-        Assert.False(File.Exists(Path.Combine(temp.Path, "CURRENT.tmp")));
+        Assert.Equal(new[] { IndexDirectory.CurrentFileName }, Directory.GetFiles(temp.Path).Select(f => Path.GetFileName(f)!).ToArray());
+    }
+
+    [Fact]
+    public void A_crash_while_CURRENT_was_replaced_leaves_a_temporary_file_that_the_next_save_removes()
+    {
+        using var temp = new TempDirectory();
+        string first = IndexDirectory.CommitNewVersion(temp.Path, dir => File.WriteAllText(Path.Combine(dir, "data"), "one"));
+        // What AtomicFile leaves when the process dies between creating and renaming its temporary file.
+        File.WriteAllText(Path.Combine(temp.Path, ".CURRENT.0123456789abcdef0123456789abcdef.tmp"), "v0000");
+        Assert.Equal(first, IndexDirectory.OpenCurrent(temp.Path));
+        IndexDirectory.CommitNewVersion(temp.Path, dir => File.WriteAllText(Path.Combine(dir, "data"), "two"));
+        Assert.Equal(new[] { IndexDirectory.CurrentFileName }, Directory.GetFiles(temp.Path).Select(f => Path.GetFileName(f)!).ToArray());
     }
 
     [Theory]
@@ -84,21 +96,42 @@ public class GalleryPathsTests
     }
 
     [Fact]
-    public void Any_accepted_path_resolves_inside_the_root()
+    public void Exactly_the_plain_relative_paths_are_accepted_and_each_resolves_inside_the_root()
     {
-        var segment = Gen.OneOf(Gen.Const(".."), Gen.Const("."), Gen.Const(""), Gen.String[Gen.Char["ab./\\"], 1, 4]);
+        // Reference rule, written independently: relative, no backslash or drive, and no empty, "." or ".." segment.
+        static bool Plain(string path) =>
+            path.Length > 0 && !path.Contains('\\') && !path.StartsWith('/') && !(path.Length > 1 && path[1] == ':') &&
+            path.Split('/').All(segment => segment is not ("" or "." or ".."));
+
+        // Mostly plain segments, so that accepted paths are common too, with hostile ones mixed in.
+        var segment = Gen.Frequency(
+            (1, Gen.Const("..")), (1, Gen.Const(".")), (1, Gen.Const("")),
+            (12, Gen.String[Gen.Char["abc-"], 1, 4]), (2, Gen.String[Gen.Char["ab./\\:"], 1, 4]));
+        int accepted = 0, rejected = 0;
         segment.Array[1, 5].Sample(parts =>
         {
             string relative = string.Join('/', parts);
+            string? full = null;
             try
             {
-                string full = GalleryPaths.Resolve("/gallery/root", relative, "test");
-                Assert.StartsWith("/gallery/root/", full, StringComparison.Ordinal);
+                full = GalleryPaths.Resolve("/gallery/root", relative, "test");
             }
             catch (InvalidDataException)
             {
             }
+            Assert.True((full is not null) == Plain(relative), $"'{relative}': {(full is null ? "rejected" : "accepted")}, but the rule says {(Plain(relative) ? "accept" : "reject")}");
+            if (full is not null)
+            {
+                Assert.StartsWith("/gallery/root/", full, StringComparison.Ordinal);
+                Interlocked.Increment(ref accepted);
+            }
+            else
+            {
+                Interlocked.Increment(ref rejected);
+            }
         }, iter: 2000, seed: "0N0XIzNsQ0O2");
+        // Both outcomes are exercised: a validator that rejected everything would fail here.
+        Assert.True(accepted > 100 && rejected > 100, $"{accepted} accepted, {rejected} rejected");
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using ImageRetrieval.ML.Datasets;
+using ImageRetrieval.Datasets;
 using ImageRetrieval.Training.Augmentation;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,7 +1,7 @@
+using ImageRetrieval.Training;
 using ImageRetrieval.Training.Checkpoints;
 using ImageRetrieval.Training.Mining;
 using ImageRetrieval.Training.Networks;
-using ImageRetrieval.Training.Training;
 
 namespace ImageRetrieval.Training.Tests.Checkpoints;
 

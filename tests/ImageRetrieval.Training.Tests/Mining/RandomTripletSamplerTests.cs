@@ -63,10 +63,10 @@ public class RandomTripletSamplerTests
     public void Fixed_miner_reads_anchor_positive_negative_blocks()
     {
         using var scope = torch.NewDisposeScope();
-        var t = new FixedTripletMiner().Mine(torch.zeros(9, 9), torch.tensor(new long[] { 0, 1, 2, 0, 1, 2, 1, 2, 0 }));
+        var t = new RandomTripletMiner().Mine(torch.zeros(9, 9), torch.tensor(new long[] { 0, 1, 2, 0, 1, 2, 1, 2, 0 }));
         Assert.Equal(new long[] { 0, 1, 2 }, t.Anchors.data<long>().ToArray());
         Assert.Equal(new long[] { 3, 4, 5 }, t.Positives.data<long>().ToArray());
         Assert.Equal(new long[] { 6, 7, 8 }, t.Negatives.data<long>().ToArray());
-        Assert.Throws<ArgumentException>(() => new FixedTripletMiner().Mine(torch.zeros(4, 4), torch.tensor(new long[] { 0, 1, 0, 1 })));
+        Assert.Throws<ArgumentException>(() => new RandomTripletMiner().Mine(torch.zeros(4, 4), torch.tensor(new long[] { 0, 1, 0, 1 })));
     }
 }

@@ -87,8 +87,8 @@ public class TripletMinerTests
         long[] labels = [0, 0, 1, 1, 2, 2, 2, 3];  // label 3 has no positive: never an anchor
         using var scope = torch.NewDisposeScope();
         var d = torch.zeros(8, 8);
-        var first = Set(new RandomTripletMiner(new Generator(7)).Mine(d, torch.tensor(labels)));
-        var second = Set(new RandomTripletMiner(new Generator(7)).Mine(d, torch.tensor(labels)));
+        var first = Set(new RandomInBatchMiner(new Generator(7)).Mine(d, torch.tensor(labels)));
+        var second = Set(new RandomInBatchMiner(new Generator(7)).Mine(d, torch.tensor(labels)));
         Assert.Equal(first.Order(), second.Order());
         Assert.Equal(7, first.Count);
         Assert.All(first, t =>

@@ -1,0 +1,2 @@
+// imgret: see CliApp for the commands and docs/ for what they do.
+return ImageRetrieval.Cli.CliApp.Run(args);

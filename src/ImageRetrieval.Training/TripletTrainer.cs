@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using ImageRetrieval.Datasets;
+using ImageRetrieval.Datasets.Evaluation;
+using ImageRetrieval.Training.Checkpoints;
+using ImageRetrieval.Training.Losses;
+using ImageRetrieval.Training.Mining;
+using ImageRetrieval.Training.Networks;
+using ImageRetrieval.Training.Runtime;
+using TorchSharp;
+using OptimizerHelper = TorchSharp.Modules.OptimizerHelper;
+using TripletMarginLoss = ImageRetrieval.Training.Losses.TripletMarginLoss;
+using static TorchSharp.torch;
+
+namespace ImageRetrieval.Training;
+
+/// <summary>The outcome of a training run.</summary>
+/// <param name="Network">The trained network (in evaluation mode); the caller disposes it.</param>
+/// <param name="Info">Its description and per-epoch history (what the checkpoint stores).</param>
+public sealed record TrainingResult(EmbeddingNetwork Network, CheckpointInfo Info);
+
+/// <summary>
+/// Trains an <see cref="EmbeddingNetwork"/> with triplet loss: P×K batches, online mining on one
+/// pairwise distance matrix per batch, Adam with step decay, optional augmentation, retrieval
+/// evaluation (validation images as queries against the training images as gallery) and resumable
+/// checkpoints after every epoch.
+/// </summary>
+public static class TripletTrainer
+{
+    /// <summary>Runs the training.</summary>
+    /// <param name="train">Training images (their mean/std become the network's input normalisation).</param>
+    /// <param name="validation">Images to evaluate retrieval with, or <see langword="null"/>.</param>
+    /// <param name="options">The recipe.</param>
+    /// <param name="progress">Receives batch, evaluation and epoch reports.</param>
+    /// <param name="cancellationToken">Stops between batches; the last checkpoint stays valid.</param>
+    /// <exception cref="ArgumentException">Invalid options, or data that does not fit the network (or the checkpoint resumed).</exception>
+    /// <exception cref="InvalidDataException">The checkpoint to resume is unreadable.</exception>
+    public static TrainingResult Train(
+        LabeledImageSet train,
+        LabeledImageSet? validation,
+        TrainingOptions options,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        TorchRuntime.SetThreads(options.Threads);
+
+        EmbeddingNetwork network;
+        CheckpointInfo info;
+        TrainingOptions recipe = options;
+        if (options.ResumeFrom is { } resumePath)
+        {
+            network = CheckpointFile.Load(resumePath, out info);
+            recipe = (info.Options ?? options) with
+            {
+                Epochs = options.Epochs,
+                CheckpointPath = options.CheckpointPath,
+                ResumeFrom = resumePath,
+                Threads = options.Threads,
+                EvaluateEvery = options.EvaluateEvery,
+                EvaluationBatchSize = options.EvaluationBatchSize,
+            };
+        }
+        else
+        {
+            torch.random.manual_seed(options.Seed);
+            network = TrainingInputs.CreateNetwork(train, options);
+            info = new CheckpointInfo
+            {
+                Spec = network.Spec,
+                TrainingDataset = train.Name,
+                Metric = PairwiseDistances.MetricName(options.Distance),
+                ClassNames = train.ClassNames,
+                Options = options,
+            };
+        }
+        recipe.FineTuning?.ApplyTo(network);
+        TrainingInputs.RequireTrainingShape(train, network.Spec, recipe);
+        if (validation is not null)
+        {
+            NetworkEmbedder.RequireShape(validation, network.Spec);
+        }
+
+        try
+        {
+            IBatchSampler sampler = recipe.Miner == TripletMiningStrategy.Random
+                ? new RandomTripletSampler(train.Labels, recipe.ClassesPerBatch * recipe.SamplesPerClass)
+                : new PKBatchSampler(train.Labels, Math.Min(recipe.ClassesPerBatch, train.CountPerClass().Count(c => c > 0)), recipe.SamplesPerClass);
+            var optimizer = new SafeOptimizers.Adam(network.parameters().Where(p => p.requires_grad), recipe.LearningRate, recipe.WeightDecay);
+            if (recipe.ResumeFrom is not null)
+            {
+                CheckpointFile.TryLoadOptimizer(recipe.ResumeFrom, optimizer);
+            }
+            var loss = new TripletMarginLoss(recipe.Margin, recipe.SoftMargin);
+            var history = new List<EpochSummary>(info.History);
+            using var labelsOnDevice = torch.tensor(train.Labels.ToArray().Select(l => (long)l).ToArray());
+            LabeledImageSet? gallery = validation is null ? null : TrainingInputs.EvaluationGallery(train, network.Spec);
+
+            // The budget counts training only: the clock stops for evaluation and checkpointing.
+            var budget = new Stopwatch();
+            bool BudgetSpent() => recipe.TimeBudgetSeconds is { } seconds && budget.Elapsed.TotalSeconds >= seconds;
+            for (int epoch = info.Epoch; epoch < recipe.Epochs; epoch++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                // Ctrl+C (cancellation) or the time budget closes the epoch after the current batch:
+                // it is checkpointed (and, for the budget, evaluated) like a full one.
+                budget.Start();
+                EpochSummary summary = RunEpoch(network, optimizer, loss, sampler, train, labelsOnDevice, recipe, epoch, progress,
+                    () => BudgetSpent() || cancellationToken.IsCancellationRequested,
+                    () => recipe.TimeBudgetSeconds is { } seconds ? budget.Elapsed.TotalSeconds / seconds : 0);
+                budget.Stop();
+                bool interrupted = cancellationToken.IsCancellationRequested;
+                bool lastEpoch = epoch == recipe.Epochs - 1 || BudgetSpent();
+                bool evaluate = validation is not null && !interrupted &&
+                    (lastEpoch || (recipe.EvaluateEvery > 0 && (epoch + 1) % recipe.EvaluateEvery == 0));
+                if (evaluate)
+                {
+                    progress?.Report(new TrainingProgress(TrainingPhase.Evaluating, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss));
+                    summary = summary with { Validation = Evaluate(network, validation!, gallery!, recipe, cancellationToken) };
+                }
+                history.Add(summary);
+                info = info with { Epoch = epoch + 1, History = history.ToArray(), Options = recipe with { ResumeFrom = null } };
+                if (recipe.CheckpointPath is { } checkpointPath)
+                {
+                    CheckpointFile.Save(checkpointPath, network, info, optimizer);
+                }
+                progress?.Report(new TrainingProgress(TrainingPhase.EpochCompleted, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss, summary));
+                cancellationToken.ThrowIfCancellationRequested();
+                if (lastEpoch)
+                {
+                    break;
+                }
+            }
+            network.eval();
+            return new TrainingResult(network, info);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Retrieval metrics of <paramref name="network"/>: <paramref name="queries"/> against <paramref name="gallery"/>.</summary>
+    public static RetrievalMetricsResult Evaluate(EmbeddingNetwork network, LabeledImageSet queries, LabeledImageSet gallery, int batchSize = 500, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(queries);
+        ArgumentNullException.ThrowIfNull(gallery);
+        float[] q = NetworkEmbedder.Embed(network, queries, batchSize, null, cancellationToken);
+        float[] g = NetworkEmbedder.Embed(network, gallery, batchSize, null, cancellationToken);
+        return RetrievalMetrics.Compute(q, queries.Labels, g, gallery.Labels, network.Spec.EmbeddingDimension);
+    }
+
+    private static RetrievalMetricsResult Evaluate(EmbeddingNetwork network, LabeledImageSet validation, LabeledImageSet train, TrainingOptions recipe, CancellationToken cancellationToken) =>
+        Evaluate(network, validation, train, recipe.EvaluationBatchSize, cancellationToken);
+
+    private static EpochSummary RunEpoch(
+        EmbeddingNetwork network,
+        OptimizerHelper optimizer,
+        TripletMarginLoss loss,
+        IBatchSampler sampler,
+        LabeledImageSet train,
+        Tensor allLabels,
+        TrainingOptions recipe,
+        int epoch,
+        IProgress<TrainingProgress>? progress,
+        Func<bool> stop,
+        Func<double> budgetFraction)
+    {
+        // Every epoch is seeded on its own, so a resumed run draws the same batches as an uninterrupted one.
+        int epochSeed = EpochSeed(recipe.Seed, epoch);
+        torch.random.manual_seed(epochSeed);
+        var random = new Random(epochSeed);
+        double learningRate = recipe.LearningRateAt(epoch);
+        void SetLearningRate(double value)
+        {
+            foreach (var group in optimizer.ParamGroups)
+            {
+                group.LearningRate = value;
+            }
+        }
+        SetLearningRate(learningRate);
+        ITripletMiner miner = TripletMiners.Create(recipe.Miner, recipe.Margin);
+
+        network.train();
+        var watch = Stopwatch.StartNew();
+        TimeSpan cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+        double lossSum = 0;
+        double activeFractionSum = 0;
+        double tripletSum = 0;
+        double assemblySeconds = 0;
+        int batches = 0;
+        int images = 0;
+        foreach (int[] indices in sampler.Epoch(epochSeed))
+        {
+            if (batches > 0 && stop())
+            {
+                break;
+            }
+            if (recipe.Schedule != LearningRateSchedule.Step)
+            {
+                // Progress through the run: by batches over all epochs, or by the time budget if that ends sooner.
+                double progressByBatches = (epoch + (double)batches / sampler.BatchesPerEpoch) / recipe.Epochs;
+                learningRate = recipe.LearningRateAt(epoch, Math.Max(progressByBatches, budgetFraction()));
+                SetLearningRate(learningRate);
+            }
+            using var scope = torch.NewDisposeScope();
+            long assemblyStart = Stopwatch.GetTimestamp();
+            var input = TrainingInputs.Batch(train, indices, recipe, random);
+            var labels = allLabels.index_select(0, torch.tensor(indices.Select(i => (long)i).ToArray()));
+            assemblySeconds += Stopwatch.GetElapsedTime(assemblyStart).TotalSeconds;
+
+            var embeddings = network.forward(input);
+            var distances = PairwiseDistances.Compute(embeddings, recipe.Distance);
+            TripletIndices triplets = miner.Mine(distances, labels);
+            TripletLossValue value = loss.Compute(distances, triplets);
+
+            optimizer.zero_grad();
+            value.Loss.backward();
+            optimizer.step();
+
+            double batchLoss = value.Loss.item<float>();
+            if (!double.IsFinite(batchLoss))
+            {
+                throw new InvalidOperationException($"The loss became {batchLoss} in epoch {epoch + 1}, batch {batches + 1}; lower the learning rate.");
+            }
+            lossSum += batchLoss;
+            tripletSum += value.TripletCount;
+            activeFractionSum += value.TripletCount == 0 ? 0 : (double)value.ActiveCount / value.TripletCount;
+            batches++;
+            images += indices.Length;
+            if (progress is not null && (batches % 10 == 0 || batches == sampler.BatchesPerEpoch))
+            {
+                progress.Report(new TrainingProgress(TrainingPhase.Training, epoch + 1, recipe.Epochs, batches, sampler.BatchesPerEpoch, lossSum / batches));
+            }
+        }
+        double seconds = watch.Elapsed.TotalSeconds;
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
+        return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, cpuSeconds, null, assemblySeconds);
+    }
+
+    /// <summary>
+    /// The seed of one epoch, a fixed function of the run's seed and the epoch number (SplitMix64's finaliser), so
+    /// the same command draws the same batches in every process. <c>HashCode.Combine</c>, used before, is seeded
+    /// randomly per process: two runs of one command, or a run resumed in a new process, drew different batches.
+    /// </summary>
+    internal static int EpochSeed(int seed, int epoch)
+    {
+        ulong z = unchecked(((ulong)(uint)seed << 32 | (uint)epoch) + 0x9E3779B97F4A7C15UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return unchecked((int)(z ^ (z >> 31)));
+    }
+
+    /// <summary>Per-channel mean and standard deviation of 0–255 pixel values.</summary>
+    internal static (float[] Mean, float[] Std) ChannelStatistics(LabeledImageSet set)
+    {
+        var mean = new float[set.Channels];
+        var std = new float[set.Channels];
+        int plane = set.Height * set.Width;
+        for (int c = 0; c < set.Channels; c++)
+        {
+            double sum = 0;
+            double squares = 0;
+            for (int i = 0; i < set.Count; i++)
+            {
+                foreach (byte value in set.GetImage(i).Slice(c * plane, plane))
+                {
+                    sum += value;
+                    squares += (double)value * value;
+                }
+            }
+            double n = (double)set.Count * plane;
+            double m = sum / n;
+            mean[c] = (float)m;
+            std[c] = (float)Math.Max(Math.Sqrt(Math.Max(0, squares / n - m * m)), 1e-3);
+        }
+        return (mean, std);
+    }
+}
