@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Issue 19: TorchSharp (imgret train) against PyTorch, side by side in one run: the sides alternate within
 # each round (the order rotates from round to round), same thread settings, OMP_NUM_THREADS and
-# OPENBLAS_NUM_THREADS set explicitly for both; prints every run and the medians' ratios.
+# OPENBLAS_NUM_THREADS set explicitly for both; prints every run and the medians' ratios, per wall-clock second
+# and per CPU-second of the process (the steadier of the two when other jobs share the cores).
 #
-#   bench/pytorch/side_by_side.sh classic [ROUNDS]
+#   bench/pytorch/side_by_side.sh classic [ROUNDS] [EPOCHS] [LIMIT]
 #       the goal command of issue 19 (imgret train --arch classic --miner random --batch 64 ..., default
 #       shift-flip augmentation), the same with --augment none (like with like), and classic_recipe.py (the
 #       recipe as written: Dataset + DataLoader, 3 forward passes, nn.TripletMarginLoss, no augmentation);
-#       one epoch of all 60,000 training images each; compared on triplets per second of training.
+#       one epoch of all 60,000 training images each (LIMIT trains every side on the first LIMIT images only, for
+#       shorter rounds on a loaded machine); compared on triplets per second of training.
 #   bench/pytorch/side_by_side.sh batch-all [ROUNDS] [EPOCHS] [LIMIT]
 #       imgret train's default recipe (classic network, batch-all, 10 x 25, margin 0.2, Adam 2e-3 cosine) with
 #       --augment none, against batch_all_recipe.py (the same recipe in PyTorch, vectorised: one distance matrix
@@ -43,14 +45,14 @@ run() {  # run NAME: one run of one side, its JSON line appended to $out/NAME.js
     case $name in
         torchsharp)
             line=$(dotnet "$dll" train --dataset fashion-mnist --arch classic --miner random --embedding-dim 64 --margin 1.0 \
-                --batch 64 --lr 0.001 --epochs 1 --threads "$threads" --seed 1 --out "$work/m.onnx" --json \
+                --batch 64 --lr 0.001 --epochs "$epochs" --limit "$limit" --threads "$threads" --seed 1 --out "$work/m.onnx" --json \
                 --checkpoint "$work/m.ckpt" | tail -n 1) ;;
         torchsharp-no-augment)
             line=$(dotnet "$dll" train --dataset fashion-mnist --arch classic --miner random --embedding-dim 64 --margin 1.0 \
-                --batch 64 --lr 0.001 --epochs 1 --threads "$threads" --seed 1 --out "$work/m.onnx" --json \
+                --batch 64 --lr 0.001 --epochs "$epochs" --limit "$limit" --threads "$threads" --seed 1 --out "$work/m.onnx" --json \
                 --checkpoint "$work/m.ckpt" --augment none | tail -n 1) ;;
         pytorch)
-            line=$(/usr/bin/python3 "$root/bench/pytorch/classic_recipe.py" --threads "$threads" --seed 1 | tail -n 1) ;;
+            line=$(/usr/bin/python3 "$root/bench/pytorch/classic_recipe.py" --epochs "$epochs" --limit "$limit" --threads "$threads" --seed 1 | tail -n 1) ;;
         torchsharp-batch-all)
             line=$(dotnet "$dll" train --dataset fashion-mnist --epochs "$epochs" --limit "$limit" --augment none --threads "$threads" \
                 --seed 1 --eval-every 0 --json --checkpoint "$work/b.ckpt" | tail -n 1) ;;
@@ -69,7 +71,7 @@ if [[ $mode == classic ]]; then
 else
     sides=(torchsharp-batch-all pytorch-batch-all ${BEFORE:+before-torchsharp-batch-all})
 fi
-echo "mode $mode, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}, $rounds round(s), $threads thread(s), $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg); results in $out"
+echo "mode $mode, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}, $rounds round(s), $threads thread(s), $(nproc --all) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg); results in $out"
 for ((round = 0; round < rounds; round++)); do
     for ((i = 0; i < ${#sides[@]}; i++)); do
         run "${sides[(i + round) % ${#sides[@]}]}"
@@ -91,7 +93,9 @@ if mode == "classic":
     t = med(torch_, "triplets_per_second")
     for label, rows in sides("torchsharp") + sides("torchsharp-no-augment"):
         o = med(rows, "triplets_per_second")
-        print(f"TorchSharp {label}: {o:.0f} triplets/s vs PyTorch as written {t:.0f} = {o / t:.2f}x "
+        oc, tc = med(rows, "images_per_cpu_second") / 3, med(torch_, "images_per_cpu_second") / 3
+        print(f"TorchSharp {label}: {o:.0f} triplets/s vs PyTorch as written {t:.0f} = {o / t:.2f}x; "
+              f"per CPU-second {oc:.0f} vs {tc:.0f} = {oc / tc:.2f}x "
               f"(runs: {[round(r['triplets_per_second']) for r in rows]} vs {[round(r['triplets_per_second']) for r in torch_]}); "
               f"P@1 {med(rows, 'p_at_1'):.4f} vs {med(torch_, 'p_at_1'):.4f}, MAP@R {med(rows, 'map_at_r'):.4f} vs {med(torch_, 'map_at_r'):.4f}")
 else:
@@ -99,7 +103,9 @@ else:
     t = med(torch_, "images_per_second")
     for label, ours in sides("torchsharp-batch-all"):
         o = med(ours, "images_per_second")
-        print(f"TorchSharp {label} (default recipe, --augment none): {o:.0f} images/s vs PyTorch vectorised batch-all {t:.0f} = {o / t:.2f}x "
+        oc, tc = med(ours, "images_per_cpu_second"), med(torch_, "images_per_cpu_second")
+        print(f"TorchSharp {label} (default recipe, --augment none): {o:.0f} images/s vs PyTorch vectorised batch-all {t:.0f} = {o / t:.2f}x; "
+              f"per CPU-second {oc:.0f} vs {tc:.0f} = {oc / tc:.2f}x "
               f"(runs: {[round(r['images_per_second']) for r in ours]} vs {[round(r['images_per_second']) for r in torch_]}); "
               f"P@1 {med(ours, 'p_at_1'):.4f} vs {med(torch_, 'p_at_1'):.4f}, MAP@R {med(ours, 'map_at_r'):.4f} vs {med(torch_, 'map_at_r'):.4f}")
 PY
