@@ -46,6 +46,26 @@ fi
 cp "$repo/build/pack-smoke/Program.cs.txt" "$work/SearchConsumer/Program.cs"
 dotnet run --project "$work/SearchConsumer" --no-restore -- "$model" "$gallery"
 
+# The package README's quick start, exactly as written there (the first csharp block of src/ImageRetrieval.ML/PACKAGE.md).
+make_app QuickStartFromReadme ImageRetrieval.ML
+awk '/^```csharp$/{on=1; next} /^```$/{if(on) exit} on' "$repo/src/ImageRetrieval.ML/PACKAGE.md" > "$work/QuickStartFromReadme/Program.cs"
+query_image=$(find "$queries" -name '*.png' | sort | head -1)
+(cd "$work" && dotnet run --project "$work/QuickStartFromReadme" --no-restore -- "$model" "$gallery" "$query_image") | tee "$work/readme.txt"
+grep -q '^Indexed [1-9]' "$work/readme.txt" && [ -f "$work/gallery.index/CURRENT" ] \
+  || { echo "FAIL: the README quick start of ImageRetrieval.ML did not index, search and save"; exit 1; }
+echo "PASS: the README quick start runs against the packed ImageRetrieval.ML"
+
+# The package metadata users see: README, icon, project and repository URLs, symbols.
+nupkg="$feed/ImageRetrieval.ML.$version.nupkg"
+nuspec=$(/usr/bin/python3 -c 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read("ImageRetrieval.ML.nuspec").decode())' "$nupkg")
+for field in '<readme>PACKAGE.md</readme>' '<icon>icon.png</icon>' '<projectUrl>' '<repository type="git"'; do
+  grep -q "$field" <<<"$nuspec" || { echo "FAIL: ImageRetrieval.ML.nuspec lacks $field"; exit 1; }
+done
+/usr/bin/python3 -c 'import sys, zipfile; sys.exit("icon.png" not in zipfile.ZipFile(sys.argv[1]).namelist())' "$nupkg" \
+  || { echo "FAIL: no icon.png in the package"; exit 1; }
+[ -f "$feed/ImageRetrieval.ML.$version.snupkg" ] || { echo "FAIL: no symbol package"; exit 1; }
+echo "PASS: ImageRetrieval.ML carries its README, icon, URLs and a symbol package"
+
 make_app TrainingConsumer ImageRetrieval.Training
 cat > "$work/TrainingConsumer/Program.cs" <<'CS'
 var x = TorchSharp.torch.ones(2, 2);

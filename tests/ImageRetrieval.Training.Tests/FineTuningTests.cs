@@ -119,7 +119,7 @@ public class FineTuningTests
     [Fact]
     public void A_missing_packaged_model_names_the_package_its_version_and_the_paths_looked_at()
     {
-        var e = Assert.Throws<FileNotFoundException>(() => ResNet18Weights.RequirePackagedFile("tools/missing/ResNet18.onnx"));
+        var e = Assert.Throws<FileNotFoundException>(() => ImageRetrieval.ML.Models.ResNet18FeaturizerPackage.Require("tools/missing/ResNet18.onnx"));
         Assert.Contains(ResNet18Weights.PackageId, e.Message, StringComparison.Ordinal);
         Assert.Contains(ResNet18Weights.PackageVersion, e.Message, StringComparison.Ordinal);
         Assert.Contains(Path.Combine(".nuget", "packages", ResNet18Weights.PackageId.ToLowerInvariant()), e.Message, StringComparison.Ordinal);

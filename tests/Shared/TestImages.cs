@@ -11,13 +11,19 @@ internal static class TestImages
     public static byte[] Pattern(int width, int height, SKEncodedImageFormat format = SKEncodedImageFormat.Png, int seed = 0, byte alpha = 255)
     {
         using var bitmap = new SKBitmap(width, height, SKColorType.Rgba8888, alpha == 255 ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
+        var pixels = new byte[bitmap.RowBytes * height];
         for (int y = 0; y < height; y++)
         {
+            Span<byte> row = pixels.AsSpan(y * bitmap.RowBytes, width * 4);
             for (int x = 0; x < width; x++)
             {
-                bitmap.SetPixel(x, y, new SKColor((byte)((x * 255 / Math.Max(1, width - 1)) ^ seed), (byte)(y * 255 / Math.Max(1, height - 1)), (byte)((x + y + seed) * 7), alpha));
+                row[x * 4] = (byte)((x * 255 / Math.Max(1, width - 1)) ^ seed);
+                row[(x * 4) + 1] = (byte)(y * 255 / Math.Max(1, height - 1));
+                row[(x * 4) + 2] = (byte)((x + y + seed) * 7);
+                row[(x * 4) + 3] = alpha;
             }
         }
+        System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
         using var data = bitmap.Encode(format, 95);
         return data.ToArray();
     }

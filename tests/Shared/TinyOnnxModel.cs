@@ -104,6 +104,72 @@ internal static class TinyOnnxModel
         return Model(graph, metadata);
     }
 
+    /// <summary>
+    /// Any small graph, node by node (opset 17, IR 8): for foreign-encoder tests that need layouts, in-graph
+    /// normalisation or feature-map outputs that the fixed builders above do not have.
+    /// </summary>
+    public sealed class GraphBuilder
+    {
+        private readonly Proto _graph = new();
+
+        public GraphBuilder Input(string name, params object[] dims)
+        {
+            _graph.Message(11, ValueInfo(name, dims));
+            return this;
+        }
+
+        public GraphBuilder Output(string name, params object[] dims)
+        {
+            _graph.Message(12, ValueInfo(name, dims));
+            return this;
+        }
+
+        public GraphBuilder Initializer(string name, long[] dims, float[] values)
+        {
+            _graph.Message(5, Tensor(name, dims, values));
+            return this;
+        }
+
+        /// <summary>A node; attributes are an int (<c>long</c>) or a list of ints (<c>long[]</c>).</summary>
+        public GraphBuilder Node(string op, string[] inputs, string output, params (string Name, object Value)[] attributes)
+        {
+            var node = new Proto();
+            foreach (string i in inputs)
+            {
+                node.String(1, i);
+            }
+            node.String(2, output);
+            node.String(4, op);
+            foreach (var (name, value) in attributes)
+            {
+                var attribute = new Proto();
+                attribute.String(1, name);
+                if (value is long[] values)
+                {
+                    foreach (long v in values)
+                    {
+                        attribute.Varint(8, v);
+                    }
+                    attribute.Varint(20, 7); // INTS
+                }
+                else
+                {
+                    attribute.Varint(3, Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture));
+                    attribute.Varint(20, 2); // INT
+                }
+                node.Message(5, attribute);
+            }
+            _graph.Message(1, node);
+            return this;
+        }
+
+        public byte[] Build(IReadOnlyDictionary<string, string>? metadata = null)
+        {
+            _graph.String(2, "graph");
+            return Model(_graph, metadata);
+        }
+    }
+
     private static double Gaussian(Random random) =>
         Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
 

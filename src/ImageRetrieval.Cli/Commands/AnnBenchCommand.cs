@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Serialization;
 using ImageRetrieval.Cli.Output;
+using ImageRetrieval.Datasets.Evaluation;
 using ImageRetrieval.Datasets.Vectors;
 using ImageRetrieval.ML.Indexing;
 using Spectre.Console;
@@ -45,8 +46,6 @@ internal static class AnnBenchCommand
             bool asJson = parse.GetValue(json);
             int kk = parse.GetValue(k);
             ArgumentOutOfRangeException.ThrowIfLessThan(kk, 1, "--k");
-            int[] efs = parse.GetValue(efSearch)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             DistanceMetric dm = DistanceMetricNames.Parse(parse.GetValue(metric), "--metric");
             var (baseValues, dim) = TexmexFormat.ReadFvecs(parse.GetValue(basePath)!, parse.GetValue(limitBase));
             var (queryValues, qdim) = TexmexFormat.ReadFvecs(parse.GetValue(queryPath)!, parse.GetValue(limitQuery));
@@ -54,179 +53,93 @@ internal static class AnnBenchCommand
             {
                 throw new InvalidDataException($"Base vectors are {dim}-d, queries {qdim}-d.");
             }
-            int nb = baseValues.Length / dim, nq = queryValues.Length / dim;
-            void Say(string text)
+            var options = new AnnBenchmarkOptions
             {
-                if (!asJson)
-                {
-                    AnsiConsole.MarkupLine(text);
-                }
-            }
-            Say($"{nb:N0} base and {nq:N0} query vectors of {dim}-d; metric {dm}; {parse.GetValue(dtype)} storage; M = {parse.GetValue(m)}, efConstruction = {parse.GetValue(efConstruction)}, {parse.GetValue(threads)} build thread(s).");
-
-            // Ground truth.
-            int[] gt;
-            int gtDim;
-            double gtSeconds = 0;
-            string? gtFile = parse.GetValue(gtPath);
-            if (gtFile is not null)
-            {
-                (gt, gtDim) = TexmexFormat.ReadIvecs(gtFile, nq);
-                if (gtDim < kk || gt.Length / gtDim < nq)
-                {
-                    throw new InvalidDataException($"Ground truth has {gtDim} neighbours for {gt.Length / Math.Max(1, gtDim)} queries; need {kk} for {nq}.");
-                }
-            }
-            else
-            {
-                var watch = Stopwatch.StartNew();
-                using var exact = new BruteForceIndex(dim, dm);
-                for (int i = 0; i < nb; i++)
-                {
-                    exact.Add(i, baseValues.AsSpan(i * dim, dim));
-                }
-                SearchHit[][] truth = exact.SearchBatch(queryValues, kk, parse.GetValue(gtThreads));
-                gtDim = kk;
-                gt = new int[nq * kk];
-                for (int i = 0; i < nq; i++)
-                {
-                    for (int j = 0; j < kk; j++)
-                    {
-                        gt[(i * kk) + j] = j < truth[i].Length ? (int)truth[i][j].Key : -1;
-                    }
-                }
-                gtSeconds = watch.Elapsed.TotalSeconds;
-                Say($"Exact ground truth in {gtSeconds:F1} s.");
-                string? outPath = parse.GetValue(gtOut);
-                if (outPath is not null)
-                {
-                    TexmexFormat.WriteIvecs(outPath, gt, kk);
-                }
-            }
-
-            // Build.
-            VectorType vectorType = parse.GetValue(dtype) switch
-            {
-                "f16" => VectorType.Float16,
-                "i8" => VectorType.Int8,
-                _ => VectorType.Float32,
+                K = kk, Metric = dm, BuildThreads = parse.GetValue(threads), GroundTruthThreads = parse.GetValue(gtThreads), Rerank = parse.GetValue(rerank),
+                MinQuerySeconds = parse.GetValue(minSeconds), SavePath = parse.GetValue(save),
+                EfSearch = [.. parse.GetValue(efSearch)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))],
+                Index = new HnswOptions { M = parse.GetValue(m), EfConstruction = parse.GetValue(efConstruction), Seed = parse.GetValue(seed), VectorType = ParseVectorType(parse.GetValue(dtype)!) },
             };
-            int rerankCount = parse.GetValue(rerank);
-            ArgumentOutOfRangeException.ThrowIfNegative(rerankCount, "--rerank");
-            var options = new HnswOptions { M = parse.GetValue(m), EfConstruction = parse.GetValue(efConstruction), Seed = parse.GetValue(seed), InitialCapacity = nb, VectorType = vectorType };
-            using var index = new HnswIndex(dim, dm, options);
-            var items = new (long, ReadOnlyMemory<float>)[nb];
-            for (int i = 0; i < nb; i++)
-            {
-                items[i] = (i, baseValues.AsMemory(i * dim, dim));
-            }
-            // Wall-clock and process CPU time: on a shared machine the CPU time is the steadier of the two.
-            TimeSpan buildCpu0 = Environment.CpuUsage.TotalTime;
-            var buildWatch = Stopwatch.StartNew();
-            index.AddRange(items, parse.GetValue(threads));
-            double buildSeconds = buildWatch.Elapsed.TotalSeconds;
-            double buildCpuSeconds = (Environment.CpuUsage.TotalTime - buildCpu0).TotalSeconds;
-            Say($"Built in [green]{buildSeconds:F2} s[/] ({buildCpuSeconds:F2} s CPU).");
-
-            double? loadSeconds = null;
-            string? savePath = parse.GetValue(save);
-            if (savePath is not null)
-            {
-                index.Save(savePath);
-                var lw = Stopwatch.StartNew();
-                using var loaded = HnswIndex.Load(savePath);
-                loadSeconds = lw.Elapsed.TotalSeconds;
-            }
-
-            // Queries: single-threaded, allocation-free overload.
-            var hits = new SearchHit[kk];
-            HnswIndex.OriginalVectorLookup originals = key => baseValues.AsSpan((int)key * dim, dim);
-            bool reranking = false;
-            int Query(int i, int? ef) => reranking
-                ? index.SearchAndRerank(queryValues.AsSpan(i * dim, dim), hits, originals, ef, rerankCount)
-                : index.Search(queryValues.AsSpan(i * dim, dim), hits, ef);
-            for (int i = 0; i < Math.Min(nq, 500); i++)
-            {
-                Query(i, efs.Length > 0 ? efs[0] : null);
-            }
-            var runs = new List<AnnRun>();
-            var rerankedRuns = new List<AnnRun>();
-            var table = new Table().AddColumns("ef", "recall@" + kk, "queries/s", "ms/query", "queries/CPU-s");
-            foreach ((int ef, bool withRerank) in efs.Select(e => (e, false)).Concat(rerankCount > 0 ? efs.Select(e => (e, true)) : []))
-            {
-                reranking = withRerank;
-                long found = 0;
-                var results = new long[nq * kk];
-                TimeSpan cpu0 = Environment.CpuUsage.TotalTime;
-                var watch = Stopwatch.StartNew();
-                int passes = 0;
-                do
-                {
-                    for (int i = 0; i < nq; i++)
-                    {
-                        int n = Query(i, ef);
-                        if (passes == 0)
-                        {
-                            for (int j = 0; j < kk; j++)
-                            {
-                                results[(i * kk) + j] = j < n ? hits[j].Key : -1;
-                            }
-                        }
-                    }
-                    passes++;
-                }
-                while (watch.Elapsed.TotalSeconds < parse.GetValue(minSeconds));
-                double seconds = watch.Elapsed.TotalSeconds / passes;
-                double cpuSeconds = (Environment.CpuUsage.TotalTime - cpu0).TotalSeconds / passes;
-                for (int i = 0; i < nq; i++)
-                {
-                    ReadOnlySpan<int> truth = gt.AsSpan(i * gtDim, kk);
-                    for (int j = 0; j < kk; j++)
-                    {
-                        long key = results[(i * kk) + j];
-                        if (key >= 0 && truth.Contains((int)key))
-                        {
-                            found++;
-                        }
-                    }
-                }
-                double recall = (double)found / ((long)nq * kk);
-                double qps = nq / seconds;
-                (withRerank ? rerankedRuns : runs).Add(new AnnRun(ef, kk, Math.Round(recall, 4), Math.Round(qps, 1), Math.Round(nq / cpuSeconds, 1)));
-                table.AddRow(ef.ToString(CultureInfo.InvariantCulture) + (withRerank ? " (re-ranked)" : ""), recall.ToString("F4", CultureInfo.InvariantCulture),
-                             qps.ToString("F0", CultureInfo.InvariantCulture), (1000 / qps).ToString("F3", CultureInfo.InvariantCulture), (nq / cpuSeconds).ToString("F0", CultureInfo.InvariantCulture));
-            }
+            int nb = baseValues.Length / dim, nq = queryValues.Length / dim;
+            Say(asJson, $"{nb:N0} base and {nq:N0} query vectors of {dim}-d; metric {dm}; {parse.GetValue(dtype)} storage; M = {options.Index.M}, efConstruction = {options.Index.EfConstruction}, {options.BuildThreads} build thread(s).");
+            (int[] gt, int gtWidth, double? gtSeconds) = GroundTruth(parse.GetValue(gtPath), parse.GetValue(gtOut), baseValues, queryValues, dim, nq, options);
+            Say(asJson, gtSeconds is null ? "Ground truth read." : $"Exact ground truth in {gtSeconds:F1} s.");
+            AnnBenchmarkReport report = AnnBenchmark.Run(baseValues, queryValues, dim, gt, gtWidth, options);
             using var process = Process.GetCurrentProcess();
-            double peakMb = process.PeakWorkingSet64 / 1048576.0;
-            double indexMb = index.MemoryBytes / 1048576.0;
-            double payloadMb = index.PayloadBytes / 1048576.0;
+            double peakMb = process.PeakWorkingSet64 / 1048576.0, indexMb = report.IndexBytes / 1048576.0, payloadMb = report.PayloadBytes / 1048576.0;
             double datasetMb = (baseValues.Length + queryValues.Length) * 4.0 / 1048576.0;
-            if (!asJson)
-            {
-                AnsiConsole.Write(table);
-                AnsiConsole.MarkupLine($"Peak working set {peakMb:F0} MB (includes the {datasetMb:F0} MB of loaded base+query vectors); index {indexMb:F0} MB for {payloadMb:F0} MB of vectors + links ({indexMb / payloadMb:F2}×).");
-            }
-            else
+            if (asJson)
             {
                 CliOutput.WriteJson(new AnnBenchResult(
-                    "imageretrieval-hnsw", nb, nq, dim, kk, parse.GetValue(metric)!, options.M, options.EfConstruction, parse.GetValue(threads),
-                    Math.Round(buildSeconds, 3), Math.Round(buildCpuSeconds, 3), runs, Math.Round(peakMb, 1), Math.Round(indexMb, 1), Math.Round(payloadMb, 1),
-                    Math.Round(datasetMb, 1), gtFile is null ? Math.Round(gtSeconds, 2) : null, loadSeconds is null ? null : Math.Round(loadSeconds.Value, 3),
-                    Environment.ProcessorCount, parse.GetValue(dtype)!, index.BytesPerVector, rerankCount, rerankCount > 0 ? rerankedRuns : null));
+                    "imageretrieval-hnsw", nb, nq, dim, kk, parse.GetValue(metric)!, options.Index.M, options.Index.EfConstruction, options.BuildThreads,
+                    Math.Round(report.BuildSeconds, 3), Math.Round(report.BuildCpuSeconds, 3), [.. report.Runs.Select(r => AnnRun.From(r, kk))], Math.Round(peakMb, 1),
+                    Math.Round(indexMb, 1), Math.Round(payloadMb, 1), Math.Round(datasetMb, 1), gtSeconds is null ? null : Math.Round(gtSeconds.Value, 2),
+                    report.LoadSeconds is null ? null : Math.Round(report.LoadSeconds.Value, 3), Environment.ProcessorCount, parse.GetValue(dtype)!,
+                    report.BytesPerVector, options.Rerank, options.Rerank > 0 ? [.. report.RerankedRuns.Select(r => AnnRun.From(r, kk))] : null), CliJsonContext.Default.AnnBenchResult);
+                return 0;
             }
+            AnsiConsole.MarkupLine($"Built in [green]{report.BuildSeconds:F2} s[/] ({report.BuildCpuSeconds:F2} s CPU).");
+            var table = new Table().AddColumns("ef", "recall@" + kk, "queries/s", "ms/query", "queries/CPU-s");
+            foreach ((AnnBenchmarkRun run, string suffix) in report.Runs.Select(r => (r, "")).Concat(report.RerankedRuns.Select(r => (r, " (re-ranked)"))))
+            {
+                table.AddRow(run.Ef.ToString(CultureInfo.InvariantCulture) + suffix, run.Recall.ToString("F4", CultureInfo.InvariantCulture), run.QueriesPerSecond.ToString("F0", CultureInfo.InvariantCulture),
+                             (1000 / run.QueriesPerSecond).ToString("F3", CultureInfo.InvariantCulture), run.QueriesPerCpuSecond.ToString("F0", CultureInfo.InvariantCulture));
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine($"Peak working set {peakMb:F0} MB (includes the {datasetMb:F0} MB of loaded base+query vectors); index {indexMb:F0} MB for {payloadMb:F0} MB of vectors + links ({indexMb / payloadMb:F2}×).");
             return 0;
         }));
         return command;
     }
 
-    /// <summary>One point of the ef sweep. JSON: <c>recall_at_k</c> is recall at the run's k; <c>recall_at_10</c> repeats it when k = 10 (scripts of earlier versions read that key).</summary>
-    private sealed record AnnRun(int Ef, [property: JsonIgnore] int K, double RecallAtK, double Qps, double QpsCpu)
+    private static void Say(bool asJson, string text)
     {
+        if (!asJson)
+        {
+            AnsiConsole.MarkupLine(text);
+        }
+    }
+
+    private static VectorType ParseVectorType(string dtype) => dtype switch
+    {
+        "f16" => VectorType.Float16,
+        "i8" => VectorType.Int8,
+        _ => VectorType.Float32,
+    };
+
+    /// <summary>Reads the ground truth from <paramref name="gtFile"/>, or computes it exactly (and writes it to <paramref name="gtOut"/> when given).</summary>
+    private static (int[] Ids, int Width, double? Seconds) GroundTruth(string? gtFile, string? gtOut, float[] baseValues, float[] queryValues, int dim, int nq, AnnBenchmarkOptions options)
+    {
+        if (gtFile is not null)
+        {
+            (int[] ids, int width) = TexmexFormat.ReadIvecs(gtFile, nq);
+            if (width < options.K || ids.Length / width < nq)
+            {
+                throw new InvalidDataException($"Ground truth '{gtFile}' has {width} neighbours for {ids.Length / Math.Max(1, width)} queries; need {options.K} for {nq}.");
+            }
+            return (ids, width, null);
+        }
+        var watch = Stopwatch.StartNew();
+        int[] gt = AnnBenchmark.ExactGroundTruth(baseValues, queryValues, dim, options.K, options.Metric, options.GroundTruthThreads);
+        double seconds = watch.Elapsed.TotalSeconds;
+        if (gtOut is not null)
+        {
+            TexmexFormat.WriteIvecs(gtOut, gt, options.K);
+        }
+        return (gt, options.K, seconds);
+    }
+
+    /// <summary>One point of the ef sweep. JSON: <c>recall_at_k</c> is recall at the run's k; <c>recall_at_10</c> repeats it when k = 10 (scripts of earlier versions read that key).</summary>
+    internal sealed record AnnRun(int Ef, [property: JsonIgnore] int K, double RecallAtK, double Qps, double QpsCpu)
+    {
+        public static AnnRun From(AnnBenchmarkRun run, int k) =>
+            new(run.Ef, k, Math.Round(run.Recall, 4), Math.Round(run.QueriesPerSecond, 1), Math.Round(run.QueriesPerCpuSecond, 1));
+
         [JsonPropertyName("recall_at_10")]
         public double? RecallAt10 => K == 10 ? RecallAtK : null;
     }
 
-    private sealed record AnnBenchResult(string Library, int BaseCount, int QueryCount, int Dimension, int K, string Metric, int M,
+    internal sealed record AnnBenchResult(string Library, int BaseCount, int QueryCount, int Dimension, int K, string Metric, int M,
                                          int EfConstruction, int BuildThreads, double BuildSeconds, double BuildCpuSeconds, List<AnnRun> Runs, double PeakMemoryMb,
                                          double IndexMemoryMb, double VectorsAndLinksMb, double DatasetMb, double? GroundTruthSeconds,
                                          double? LoadSeconds, int ProcessorCount, string Dtype, int BytesPerVector, int Rerank,

@@ -13,7 +13,7 @@ internal static class BenchEmbedCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "ONNX embedding model with imageretrieval.* metadata." };
+        var model = new Option<string?>("--model") { Description = ModelArgument.Description("Embedding model") };
         var images = new Option<string?>("--images") { Description = "Folder of images (PNG, JPEG, BMP, WebP, GIF; sub-folders included) to embed." };
         var writeMnist = new Option<string?>("--write-fashion-mnist") { Description = "First write the Fashion-MNIST test split (10,000 images) as PNG files into this folder; used as --images when that is not given." };
         var data = new Option<string?>("--data") { Description = $"Fashion-MNIST folder for --write-fashion-mnist (default: ${FashionMnist.DataEnvironmentVariable}, then {FashionMnist.DebianDirectory})." };
@@ -57,12 +57,12 @@ internal static class BenchEmbedCommand
             {
                 throw new ArgumentException("--images (or --write-fashion-mnist) is required.");
             }
-            var settings = new EmbeddingBenchmark.Settings(modelPath, folder, parse.GetValue(limit), parse.GetValue(mlnetLimit), parse.GetValue(batch),
+            var settings = new EmbeddingBenchmark.Settings(ModelArgument.Resolve(modelPath), folder, parse.GetValue(limit), parse.GetValue(mlnetLimit), parse.GetValue(batch),
                 parse.GetValue(decodeThreads), parse.GetValue(intraOp), Math.Max(1, parse.GetValue(runs)), parse.GetValue(gpu));
             EmbeddingBenchmark.Report report = EmbeddingBenchmark.Run(settings, asJson ? null : message => AnsiConsole.MarkupLineInterpolated($"[grey]{message}[/]"));
             if (asJson)
             {
-                CliOutput.WriteJson(report);
+                CliOutput.WriteJson(report, CliJsonContext.Default.Report);
             }
             else
             {

@@ -11,6 +11,7 @@ internal static class CommandRegistry
         yield return IndexCommand.Create();
         yield return SearchCommand.Create();
         yield return InfoCommand.Create();
+        yield return ModelInfoCommand.Create();
         yield return ExportVectorsCommand.Create();
         yield return ExportImagesCommand.Create();
         yield return AnnBenchCommand.Create();

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -18,7 +19,7 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = $"Embedding model (default: {RepositoryPaths.Model} of this repository)." };
+        var model = new Option<string?>("--model") { Description = ModelArgument.Description($"Embedding model (default: {RepositoryPaths.Model} of this repository)") };
         var gallery = new Option<string?>("--gallery") { Description = $"Gallery folder (default: {RepositoryPaths.Gallery})." };
         var queries = new Option<string?>("--queries") { Description = $"Query folder, one sub-folder per label (default: {RepositoryPaths.Queries})." };
         var output = new Option<string?>("--index-out") { Description = "Where to save the index (default: a temporary folder)." };
@@ -34,7 +35,7 @@ internal static class DemoCommand
         command.SetAction(parse => CliOutput.Run(() =>
         {
             var total = Stopwatch.StartNew();
-            string modelPath = parse.GetValue(model) ?? RepositoryPaths.Require(RepositoryPaths.Model, "--model");
+            string modelPath = parse.GetValue(model) is { } named ? ModelArgument.Resolve(named) : RepositoryPaths.Require(RepositoryPaths.Model, "--model");
             string galleryDir = parse.GetValue(gallery) ?? RepositoryPaths.Require(RepositoryPaths.Gallery, "--gallery");
             string queryDir = parse.GetValue(queries) ?? RepositoryPaths.Require(RepositoryPaths.Queries, "--queries");
             string indexDir = parse.GetValue(output) ?? Path.Combine(Path.GetTempPath(), "imgret-demo-index");
@@ -42,7 +43,7 @@ internal static class DemoCommand
 
             var options = new ImageSearchIndexOptions { IndexingThreads = 1, Embedder = SearchSession.EmbedderOptions(parse.GetValue(threads)) };
             using var index = ImageSearchIndex.Create(modelPath, galleryDir, options, ConsoleLogger.Instance);
-            AnsiConsole.MarkupLineInterpolated($"Model [bold]{Path.GetFileName(modelPath)}[/]: {index.ModelMetadata.Architecture}, {index.Dimension}-d {index.ModelMetadata.Metric}, trained on {index.ModelMetadata.TrainingDataset}; running on {index.ExecutionProvider}.");
+            AnsiConsole.MarkupLineInterpolated($"Model [bold]{ModelArgument.DisplayName(parse.GetValue(model) ?? modelPath)}[/]: {index.ModelMetadata.Architecture}, {index.Dimension}-d {index.ModelMetadata.Metric}, trained on {index.ModelMetadata.TrainingDataset}; running on {index.ExecutionProvider}.");
             IndexingReport report = SearchConsole.WithProgress("Indexing gallery", progress => index.AddFolder(null, true, progress));
             SearchConsole.PrintReport(report);
             index.Save(indexDir);
@@ -60,16 +61,8 @@ internal static class DemoCommand
             AnsiConsole.MarkupLineInterpolated($"Wrote [green]{Path.GetFullPath(htmlPath)}[/]; index saved in {indexDir}.");
             if (parse.GetValue(json))
             {
-                CliOutput.WriteJson(new
-                {
-                    gallery_count = index.Count,
-                    query_count = run.Queries,
-                    p_at_1 = precision,
-                    p_at_1_exact = exactPrecision,
-                    median_query_ms = median,
-                    indexing_images_per_second = report.ImagesPerSecond,
-                    html = Path.GetFullPath(htmlPath),
-                });
+                CliOutput.WriteJson(new DemoJson(index.Count, run.Queries, precision, exactPrecision, median, report.ImagesPerSecond, Path.GetFullPath(htmlPath)),
+                    CliJsonContext.Default.DemoJson);
             }
             return 0;
         }));
@@ -88,4 +81,8 @@ internal static class DemoCommand
         }
         AnsiConsole.Write(table);
     }
+
+    /// <summary><c>--json</c> of the demo.</summary>
+    internal sealed record DemoJson(int GalleryCount, int QueryCount, [property: JsonPropertyName("p_at_1")] double PAt1, [property: JsonPropertyName("p_at_1_exact")] double PAt1Exact,
+        double MedianQueryMs, double IndexingImagesPerSecond, string Html);
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.CommandLine;
 using ImageRetrieval.Cli.Output;
 using ImageRetrieval.Cli.Services;
@@ -15,11 +16,11 @@ internal static class EvalCommand
     public static Command Create()
     {
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Training checkpoint to evaluate (TorchSharp)." };
-        var model = new Option<string?>("--model") { Description = "ONNX model to evaluate (ONNX Runtime); also evaluates HNSW search." };
+        var model = new Option<string?>("--model") { Description = ModelArgument.Description("ONNX model to evaluate (ONNX Runtime; also evaluates HNSW search)") };
         var efSearch = new Option<int>("--ef-search") { Description = "HNSW beam width for the HNSW section (raised to each query's R).", DefaultValueFactory = _ => HnswOptions.Defaults.EfSearch };
         var m = new Option<int>("--m") { Description = "HNSW links per node for the HNSW section.", DefaultValueFactory = _ => HnswOptions.Defaults.M };
         var noHnsw = new Option<bool>("--no-hnsw") { Description = "Exact search only." };
-        var pretrainedFeatures = new Option<bool>("--pretrained-features") { Description = $"Evaluate ImageNet ResNet-18 features without any training (the 512 pooled features of {ResNet18Weights.PackageId} {ResNet18Weights.PackageVersion}, L2-normalised; RGB at --size)." };
+        var pretrainedFeatures = new Option<bool>("--pretrained-features") { Description = $"Evaluate ImageNet ResNet-18 features without any training through TorchSharp at any --size (the 512 pooled features of {ResNet18Weights.PackageId} {ResNet18Weights.PackageVersion}, L2-normalised; RGB). At 224 px, --model imagenet-resnet18 runs them through ONNX Runtime, several times faster." };
         var rawPixels = new Option<bool>("--raw-pixels") { Description = "Evaluate the raw-pixel baseline: 0–255 pixels at --channels x --size x --size, Euclidean distance." };
         var size = new Option<int>("--size") { Description = "Input side for --pretrained-features and --raw-pixels.", DefaultValueFactory = _ => 64 };
         var channels = new Option<int>("--channels") { Description = "Channels for --raw-pixels: 1 (grey) or 3 (RGB).", DefaultValueFactory = _ => 3 };
@@ -59,7 +60,7 @@ internal static class EvalCommand
                 ImageRetrieval.Training.Runtime.TorchRuntime.SetThreads(threadCount);
             }
             using IEmbeddingSource source = checkpointPath is not null ? new CheckpointEmbeddingSource(checkpointPath)
-                : modelPath is not null ? new OnnxEmbeddingSource(modelPath, threadCount > 0 ? threadCount : 1)
+                : modelPath is not null ? new OnnxEmbeddingSource(ModelArgument.Resolve(modelPath), threadCount > 0 ? threadCount : 1)
                 : imageNet ? CheckpointEmbeddingSource.ImageNetFeatures(parse.GetValue(size))
                 : new RawPixelSource(parse.GetValue(channels), parse.GetValue(size));
             SelectedSets sets = DatasetSelection.ForEvaluation(parse.GetValue(dataset)!, parse.GetValue(data), parse.GetValue(gallery), parse.GetValue(queries),
@@ -70,7 +71,7 @@ internal static class EvalCommand
             EvaluationReport report = EvaluationRunner.Run(source, sets.Second!, sets.First, hnsw, parse.GetValue(efSearch), threadCount, quiet);
             if (quiet)
             {
-                CliOutput.WriteJson(Json(source, sets, report));
+                CliOutput.WriteJson(Json(source, sets, report), CliJsonContext.Default.EvalJson);
             }
             else
             {
@@ -81,40 +82,30 @@ internal static class EvalCommand
         return command;
     }
 
-    private static object Json(IEmbeddingSource source, SelectedSets sets, EvaluationReport report)
+    private static EvalJson Json(IEmbeddingSource source, SelectedSets sets, EvaluationReport report)
     {
         var (gallery, queries, exact, hnsw) = (sets.First, sets.Second!, report.Exact, report.Hnsw);
-        return new
-        {
-            model = source.Description,
-            queries = queries.Name,
-            gallery = gallery.Name,
-            query_count = exact.QueryCount,
-            gallery_count = gallery.Count,
-            skipped_files = sets.Skipped.Count,
-            p_at_1 = exact.PrecisionAt1,
-            recall_at_1 = exact.RecallAt1,
-            recall_at_5 = exact.RecallAt5,
-            recall_at_10 = exact.RecallAt10,
-            map_at_r = exact.MapAtR,
-            embed_seconds = report.EmbedSeconds,
-            embed_images_per_second = (queries.Count + gallery.Count) / Math.Max(1e-9, report.EmbedSeconds),
-            search_seconds = report.SearchSeconds,
-            exact = new { p_at_1 = exact.PrecisionAt1, recall_at_1 = exact.RecallAt1, recall_at_5 = exact.RecallAt5, recall_at_10 = exact.RecallAt10, map_at_r = exact.MapAtR, search_seconds = report.SearchSeconds },
-            hnsw = hnsw is null ? null : new
-            {
-                p_at_1 = hnsw.Metrics.PrecisionAt1,
-                recall_at_1 = hnsw.Metrics.RecallAt1,
-                recall_at_5 = hnsw.Metrics.RecallAt5,
-                recall_at_10 = hnsw.Metrics.RecallAt10,
-                map_at_r = hnsw.Metrics.MapAtR,
-                m = hnsw.M,
-                ef_search = hnsw.EfSearch,
-                build_seconds = hnsw.BuildSeconds,
-                search_seconds = hnsw.SearchSeconds,
-            },
-        };
+        return new EvalJson(source.Description, queries.Name, gallery.Name, exact.QueryCount, gallery.Count, sets.Skipped.Count,
+            exact.PrecisionAt1, exact.RecallAt1, exact.RecallAt5, exact.RecallAt10, exact.MapAtR,
+            report.EmbedSeconds, (queries.Count + gallery.Count) / Math.Max(1e-9, report.EmbedSeconds), report.SearchSeconds,
+            new ExactJson(exact.PrecisionAt1, exact.RecallAt1, exact.RecallAt5, exact.RecallAt10, exact.MapAtR, report.SearchSeconds),
+            hnsw is null ? null : new HnswJson(hnsw.Metrics.PrecisionAt1, hnsw.Metrics.RecallAt1, hnsw.Metrics.RecallAt5, hnsw.Metrics.RecallAt10,
+                hnsw.Metrics.MapAtR, hnsw.M, hnsw.EfSearch, hnsw.BuildSeconds, hnsw.SearchSeconds));
     }
+
+    /// <summary><c>--json</c> of <c>imgret eval</c>: the exact-search metrics at the top level (as before HNSW was added), then both.</summary>
+    internal sealed record EvalJson(string Model, string Queries, string Gallery, int QueryCount, int GalleryCount, int SkippedFiles,
+        [property: JsonPropertyName("p_at_1")] double PAt1, [property: JsonPropertyName("recall_at_1")] double RecallAt1,
+        [property: JsonPropertyName("recall_at_5")] double RecallAt5, [property: JsonPropertyName("recall_at_10")] double RecallAt10, double MapAtR,
+        double EmbedSeconds, double EmbedImagesPerSecond, double SearchSeconds, ExactJson Exact, HnswJson? Hnsw);
+
+    /// <summary>Exact-search metrics.</summary>
+    internal sealed record ExactJson([property: JsonPropertyName("p_at_1")] double PAt1, [property: JsonPropertyName("recall_at_1")] double RecallAt1,
+        [property: JsonPropertyName("recall_at_5")] double RecallAt5, [property: JsonPropertyName("recall_at_10")] double RecallAt10, double MapAtR, double SearchSeconds);
+
+    /// <summary>HNSW metrics and parameters.</summary>
+    internal sealed record HnswJson([property: JsonPropertyName("p_at_1")] double PAt1, [property: JsonPropertyName("recall_at_1")] double RecallAt1,
+        [property: JsonPropertyName("recall_at_5")] double RecallAt5, [property: JsonPropertyName("recall_at_10")] double RecallAt10, double MapAtR, int M, int EfSearch, double BuildSeconds, double SearchSeconds);
 
     private static void Print(IEmbeddingSource source, SelectedSets sets, EvaluationReport report)
     {

@@ -30,7 +30,7 @@ internal static class ExportCommand
             float? maxDiff = parse.GetValue(noVerify) ? null : ModelExport.Verify(network, path);
             if (parse.GetValue(json))
             {
-                CliOutput.WriteJson(new { model = Path.GetFullPath(path), bytes = new FileInfo(path).Length, max_abs_diff = maxDiff, metadata = metadata.ToDictionary() });
+                CliOutput.WriteJson(new ExportJson(Path.GetFullPath(path), new FileInfo(path).Length, maxDiff, metadata.ToDictionary()), CliJsonContext.Default.ExportJson);
                 return 0;
             }
             AnsiConsole.MarkupLineInterpolated($"Wrote [green]{path}[/] ({new FileInfo(path).Length / 1024.0:F0} KiB): {metadata.Architecture}, {metadata.InputChannels}x{metadata.InputHeight}x{metadata.InputWidth} → {metadata.EmbeddingDimension}-d {metadata.Metric}, trained on {metadata.TrainingDataset}.");
@@ -42,4 +42,7 @@ internal static class ExportCommand
         }));
         return command;
     }
+
+    /// <summary><c>--json</c> of <c>imgret export</c>.</summary>
+    internal sealed record ExportJson(string Model, long Bytes, float? MaxAbsDiff, IReadOnlyDictionary<string, string> Metadata);
 }

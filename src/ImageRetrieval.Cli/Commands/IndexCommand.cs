@@ -12,7 +12,7 @@ internal static class IndexCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "ImageRetrieval ONNX embedding model.", Required = true };
+        var model = new Option<string>("--model") { Description = ModelArgument.Description("Embedding model"), Required = true };
         var images = new Option<string>("--images") { Description = "Gallery folder (its sub-folder names become labels).", Required = true };
         var output = new Option<string>("--out") { Description = "Index directory to create or update (atomic).", Required = true };
         var recursive = new Option<bool>("--recursive") { Description = "Include sub-folders.", DefaultValueFactory = _ => true };
@@ -34,31 +34,25 @@ internal static class IndexCommand
                 IndexingThreads = Math.Max(1, parse.GetValue(threads)),
                 Embedder = SearchSession.EmbedderOptions(parse.GetValue(threads)),
             };
-            string modelPath = parse.GetValue(model)!;
+            string modelPath = ModelArgument.Resolve(parse.GetValue(model)!);
             string outDir = parse.GetValue(output)!;
             using var index = ImageSearchIndex.Create(modelPath, parse.GetValue(images)!, options, ConsoleLogger.Instance);
-            AnsiConsole.MarkupLineInterpolated($"Model {Path.GetFileName(modelPath)}: {index.ModelMetadata.Architecture}, {index.Dimension}-d {index.ModelMetadata.Metric}, running on {index.ExecutionProvider}.");
+            AnsiConsole.MarkupLineInterpolated($"Model {ModelArgument.DisplayName(parse.GetValue(model)!)}: {index.ModelMetadata.Architecture}, {index.Dimension}-d {index.ModelMetadata.Metric}, running on {index.ExecutionProvider}.");
             IndexingReport report = SearchConsole.WithProgress("Indexing", progress => index.AddFolder(null, parse.GetValue(recursive), progress));
             SearchConsole.PrintReport(report);
             index.Save(outDir);
             AnsiConsole.MarkupLineInterpolated($"Saved {index.Count} images to [green]{outDir}[/].");
             if (parse.GetValue(json))
             {
-                CliOutput.WriteJson(new
-                {
-                    index = Path.GetFullPath(outDir),
-                    count = index.Count,
-                    added = report.Added,
-                    replaced = report.Replaced,
-                    skipped = report.Skipped.Count,
-                    ignored_files = report.IgnoredFiles,
-                    seconds = report.Elapsed.TotalSeconds,
-                    images_per_second = report.ImagesPerSecond,
-                    execution_provider = index.ExecutionProvider.ToString(),
-                });
+                CliOutput.WriteJson(new IndexJson(Path.GetFullPath(outDir), index.Count, report.Added, report.Replaced, report.Skipped.Count, report.IgnoredFiles,
+                    report.Elapsed.TotalSeconds, report.ImagesPerSecond, index.ExecutionProvider.ToString()), CliJsonContext.Default.IndexJson);
             }
             return 0;
         }));
         return command;
     }
+
+    /// <summary><c>--json</c> of <c>imgret index</c>.</summary>
+    internal sealed record IndexJson(string Index, int Count, int Added, int Replaced, int Skipped, int IgnoredFiles, double Seconds,
+        double ImagesPerSecond, string ExecutionProvider);
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.CommandLine;
 using ImageRetrieval.Cli.Output;
 using ImageRetrieval.ML.Search;
@@ -18,23 +19,9 @@ internal static class InfoCommand
             ImageSearchIndexInfo info = ImageSearchIndex.ReadInfo(parse.GetValue(index)!);
             if (parse.GetValue(json))
             {
-                CliOutput.WriteJson(new
-                {
-                    count = info.Count,
-                    dimension = info.Dimension,
-                    metric = info.Metric,
-                    m = info.M,
-                    ef_construction = info.EfConstruction,
-                    model = info.ModelFileName,
-                    model_path = info.ModelPath,
-                    model_sha256 = info.ModelSha256,
-                    model_metadata = info.ModelMetadata,
-                    gallery_root = info.GalleryRoot,
-                    version = info.Version,
-                    format_version = info.FormatVersion,
-                    saved_utc = info.SavedUtc,
-                    size_on_disk_bytes = info.SizeOnDiskBytes,
-                });
+                CliOutput.WriteJson(new InfoJson(info.Count, info.Dimension, info.Metric, info.M, info.EfConstruction, info.ModelFileName, info.ModelPath,
+                    info.ModelSha256, info.ModelMetadata, info.GalleryRoot, info.Version, info.FormatVersion, info.SavedUtc, info.SizeOnDiskBytes),
+                    CliJsonContext.Default.InfoJson);
                 return 0;
             }
             var table = new Table().AddColumn("property").AddColumn("value");
@@ -51,4 +38,9 @@ internal static class InfoCommand
         }));
         return command;
     }
+
+    /// <summary><c>--json</c> of <c>imgret info</c>.</summary>
+    internal sealed record InfoJson(int Count, int Dimension, string Metric, int M, int EfConstruction, string? Model, string? ModelPath,
+        [property: JsonPropertyName("model_sha256")] string ModelSha256, IReadOnlyDictionary<string, string> ModelMetadata, string? GalleryRoot,
+        string Version, int FormatVersion, DateTime SavedUtc, long SizeOnDiskBytes);
 }

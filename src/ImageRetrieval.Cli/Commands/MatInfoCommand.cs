@@ -30,7 +30,7 @@ internal static class MatInfoCommand
                 v.HasValues && v.Values.Length > 0 ? Max(v.Values) : null)).ToArray();
             if (parse.GetValue(json))
             {
-                CliOutput.WriteJson(new { file = path, header = mat.HeaderText, big_endian = mat.IsBigEndian, variables });
+                CliOutput.WriteJson(new MatInfoJson(path, mat.HeaderText, mat.IsBigEndian, variables), CliJsonContext.Default.MatInfoJson);
                 return 0;
             }
             AnsiConsole.MarkupLineInterpolated($"[bold]{path}[/]: {mat.HeaderText}{(mat.IsBigEndian ? " (big-endian)" : "")}");
@@ -70,5 +70,8 @@ internal static class MatInfoCommand
         return m;
     }
 
-    private sealed record VariableInfo(string Name, int[] Dimensions, string Class, bool Complex, double? Min, double? Max);
+    internal sealed record VariableInfo(string Name, int[] Dimensions, string Class, bool Complex, double? Min, double? Max);
+
+    /// <summary><c>--json</c> of <c>imgret mat-info</c>.</summary>
+    internal sealed record MatInfoJson(string File, string Header, bool BigEndian, VariableInfo[] Variables);
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -21,7 +22,7 @@ internal static class SearchCommand
         var k = new Option<int>("--k") { Description = "Number of results.", DefaultValueFactory = _ => 10 };
         var efSearch = new Option<int?>("--ef-search") { Description = $"HNSW beam width (default {HnswOptions.Defaults.EfSearch})." };
         var exact = new Option<bool>("--exact") { Description = "Exact brute-force search instead of HNSW." };
-        var model = new Option<string?>("--model") { Description = "The model the index was built with (default: the path recorded in the index)." };
+        var model = new Option<string?>("--model") { Description = ModelArgument.Description("The model the index was built with (default: the one recorded in the index)") };
         var gallery = new Option<string?>("--gallery") { Description = "Where the gallery is now (default: the root recorded in the index)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML page with the query and its results." };
@@ -52,15 +53,8 @@ internal static class SearchCommand
             }
             if (parse.GetValue(json))
             {
-                CliOutput.WriteJson(new
-                {
-                    query = queryPath,
-                    k = topK,
-                    exact = isExact,
-                    milliseconds = ms,
-                    execution_provider = opened.ExecutionProvider.ToString(),
-                    results = results.Select((r, i) => new { rank = i + 1, key = r.Key, path = r.Path, label = r.Label, distance = r.Distance }),
-                });
+                CliOutput.WriteJson(new SearchJson(queryPath, topK, isExact, ms, opened.ExecutionProvider.ToString(),
+                    results.Select((r, i) => new SearchHitJson(i + 1, r.Key, r.Path, r.Label, r.Distance)).ToList()), CliJsonContext.Default.SearchJson);
                 return 0;
             }
             var table = new Table().AddColumn("#").AddColumn("distance").AddColumn("label").AddColumn("path");
@@ -83,19 +77,9 @@ internal static class SearchCommand
     {
         if (json)
         {
-            CliOutput.WriteJson(new
-            {
-                queries = r.Queries,
-                failed = r.Failures.Count,
-                k = options.K,
-                exact = options.Exact,
-                ef_search = options.EfSearch ?? HnswOptions.Defaults.EfSearch,
-                gallery_count = index.Count,
-                p_at_1 = r.PrecisionAt1,
-                latency_ms = new { p50 = r.Percentile(0.50), p90 = r.Percentile(0.90), p99 = r.Percentile(0.99), max = r.Percentile(1.0), mean = r.MeanLatencyMs },
-                execution_provider = index.ExecutionProvider.ToString(),
-                failures = r.Failures.Select(f => new { path = f.Path, reason = f.Reason }),
-            });
+            CliOutput.WriteJson(new QueryFolderJson(r.Queries, r.Failures.Count, options.K, options.Exact, options.EfSearch ?? HnswOptions.Defaults.EfSearch,
+                index.Count, r.PrecisionAt1, new LatencyJson(r.Percentile(0.50), r.Percentile(0.90), r.Percentile(0.99), r.Percentile(1.0), r.MeanLatencyMs),
+                index.ExecutionProvider.ToString(), r.Failures.Select(f => new FailureJson(f.Path, f.Reason)).ToList()), CliJsonContext.Default.QueryFolderJson);
             return;
         }
         CliOutput.ReportSkipped(r.Failures, shown: 20);
@@ -106,4 +90,20 @@ internal static class SearchCommand
             AnsiConsole.MarkupLineInterpolated($"P@1 over {r.LabelledQueries} labelled queries: [bold]{p:F4}[/]");
         }
     }
+
+    /// <summary><c>--json</c> of one query.</summary>
+    internal sealed record SearchJson(string Query, int K, bool Exact, double Milliseconds, string ExecutionProvider, IReadOnlyList<SearchHitJson> Results);
+
+    /// <summary>One result of <see cref="SearchJson"/>.</summary>
+    internal sealed record SearchHitJson(int Rank, long Key, string Path, string? Label, float Distance);
+
+    /// <summary><c>--json</c> of a query folder.</summary>
+    internal sealed record QueryFolderJson(int Queries, int Failed, int K, bool Exact, int EfSearch, int GalleryCount, [property: JsonPropertyName("p_at_1")] double? PAt1,
+        LatencyJson LatencyMs, string ExecutionProvider, IReadOnlyList<FailureJson> Failures);
+
+    /// <summary>Query latency percentiles in milliseconds.</summary>
+    internal sealed record LatencyJson(double P50, double P90, double P99, double Max, double Mean);
+
+    /// <summary>A query that could not be searched.</summary>
+    internal sealed record FailureJson(string Path, string Reason);
 }

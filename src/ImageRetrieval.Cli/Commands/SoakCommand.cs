@@ -35,7 +35,7 @@ internal static class SoakCommand
                 Math.Max(1, parse.GetValue(threads)), efSearch: parse.GetValue(ef), log: asJson ? null : CliOutput.Error.WriteLine);
             if (asJson)
             {
-                CliOutput.WriteJson(r);
+                CliOutput.WriteJson(r, CliJsonContext.Default.SoakResult);
                 return 0;
             }
             static string Mb(double bytes) => (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MB";

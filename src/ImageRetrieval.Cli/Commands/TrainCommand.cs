@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.CommandLine;
 using ImageRetrieval.Cli.Output;
 using ImageRetrieval.Cli.Services;
@@ -61,7 +62,7 @@ internal static class TrainCommand
         double imagesPerSecond = history.Sum(h => h.ImagesPerSecond * h.Seconds) / Math.Max(1e-9, trainSeconds);
         if (quiet)
         {
-            CliOutput.WriteJson(Json(options, result, sets, onnxPath, parity, trainSeconds, imagesPerSecond, tripletsPerSecond));
+            CliOutput.WriteJson(Json(options, result, sets, onnxPath, parity, trainSeconds, imagesPerSecond, tripletsPerSecond), CliJsonContext.Default.TrainJson);
             return 0;
         }
         AnsiConsole.MarkupLineInterpolated($"Checkpoint: [green]{options.CheckpointPath}[/] (epoch {result.Info.Epoch}); {trainSeconds:F0} s of training, {imagesPerSecond:F0} images/s, {tripletsPerSecond:F0} triplets/s.");
@@ -72,42 +73,47 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static object Json(TrainingOptions options, TrainingResult result, SelectedSets sets, string? onnxPath, float? parity,
+    private static TrainJson Json(TrainingOptions options, TrainingResult result, SelectedSets sets, string? onnxPath, float? parity,
         double trainSeconds, double imagesPerSecond, double tripletsPerSecond)
     {
         EmbeddingNetwork network = result.Network;
         var history = result.Info.History;
         var validation = history.LastOrDefault(h => h.Validation is not null)?.Validation;
-        return new
-        {
-            checkpoint = options.CheckpointPath,
-            model = onnxPath,
-            onnx_max_abs_diff = parity,
-            dataset = sets.First.Name,
-            skipped_files = sets.Skipped.Count,
-            architecture = network.Spec.Architecture,
-            pretrained = options.FineTuning?.PretrainedWeights is not null,
-            augmentation = options.PhotoAugmentation is null ? (options.Augmentation.Enabled ? "shift-flip" : "none") : "photo",
-            input_size = network.Spec.Height,
-            trainable_parameters = network.parameters().Where(p => p.requires_grad).Sum(p => p.numel()),
-            embedding_dimension = network.Spec.EmbeddingDimension,
-            miner = options.Miner.ToString(),
-            epochs = result.Info.Epoch,
-            loss = history[^1].Loss,
-            train_seconds = trainSeconds,
-            images_per_second = imagesPerSecond,
-            triplets_per_second = tripletsPerSecond,
-            batch_assembly_fraction = history.Sum(h => h.BatchAssemblySeconds) / Math.Max(1e-9, trainSeconds),
-            runtime = ImageRetrieval.Training.Runtime.TorchRuntime.Description,
-            images_per_cpu_second = history.Select(h => h.ImagesPerSecond * h.Seconds / h.CpuSeconds).Order().ElementAt(history.Count / 2),
-            query_count = validation?.QueryCount,
-            p_at_1 = validation?.PrecisionAt1,
-            recall_at_1 = validation?.RecallAt1,
-            recall_at_5 = validation?.RecallAt5,
-            recall_at_10 = validation?.RecallAt10,
-            map_at_r = validation?.MapAtR,
-        };
+        return new TrainJson(
+            options.CheckpointPath,
+            onnxPath,
+            parity,
+            sets.First.Name,
+            sets.Skipped.Count,
+            network.Spec.Architecture,
+            options.FineTuning?.PretrainedWeights is not null,
+            options.PhotoAugmentation is null ? (options.Augmentation.Enabled ? "shift-flip" : "none") : "photo",
+            network.Spec.Height,
+            network.parameters().Where(p => p.requires_grad).Sum(p => p.numel()),
+            network.Spec.EmbeddingDimension,
+            options.Miner.ToString(),
+            result.Info.Epoch,
+            history[^1].Loss,
+            trainSeconds,
+            imagesPerSecond,
+            tripletsPerSecond,
+            history.Sum(h => h.BatchAssemblySeconds) / Math.Max(1e-9, trainSeconds),
+            ImageRetrieval.Training.Runtime.TorchRuntime.Description,
+            history.Select(h => h.ImagesPerSecond * h.Seconds / h.CpuSeconds).Order().ElementAt(history.Count / 2),
+            validation?.QueryCount,
+            validation?.PrecisionAt1,
+            validation?.RecallAt1,
+            validation?.RecallAt5,
+            validation?.RecallAt10,
+            validation?.MapAtR);
     }
+
+    /// <summary><c>--json</c> of <c>imgret train</c>; the validation metrics are null (left out) without a validation set.</summary>
+    internal sealed record TrainJson(string? Checkpoint, string? Model, [property: JsonPropertyName("onnx_max_abs_diff")] float? OnnxMaxAbsDiff, string Dataset,
+        int SkippedFiles, string Architecture, bool Pretrained, string Augmentation, int InputSize, long TrainableParameters, int EmbeddingDimension,
+        string Miner, int Epochs, double Loss, double TrainSeconds, double ImagesPerSecond, double TripletsPerSecond, double BatchAssemblyFraction,
+        string Runtime, double ImagesPerCpuSecond, int? QueryCount, [property: JsonPropertyName("p_at_1")] double? PAt1, [property: JsonPropertyName("recall_at_1")] double? RecallAt1,
+        [property: JsonPropertyName("recall_at_5")] double? RecallAt5, [property: JsonPropertyName("recall_at_10")] double? RecallAt10, double? MapAtR);
 
     /// <summary>The flags of <c>imgret train</c> and how they become a <see cref="TrainingOptions"/> recipe.</summary>
     private sealed class Flags

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using ImageRetrieval.ML.Imaging;
 using Spectre.Console;
 
@@ -11,12 +11,6 @@ namespace ImageRetrieval.Cli.Output;
 /// </summary>
 internal static class CliOutput
 {
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     /// <summary>Where JSON and command-line parser output go (the console unless <see cref="Use"/> redirected them).</summary>
     public static TextWriter Out { get; private set; } = Console.Out;
 
@@ -51,8 +45,9 @@ internal static class CliOutput
         });
     }
 
-    /// <summary>Prints one JSON object on one line (the last line of a <c>--json</c> run).</summary>
-    public static void WriteJson<T>(T value) => Out.WriteLine(JsonSerializer.Serialize(value, Json));
+    /// <summary>Prints one JSON object on one line (the last line of a <c>--json</c> run), with its source-generated
+    /// serializer from <see cref="CliJsonContext"/> (no reflection: trimming-safe).</summary>
+    public static void WriteJson<T>(T value, JsonTypeInfo<T> type) => Out.WriteLine(JsonSerializer.Serialize(value, type));
 
     /// <summary>Reports images left out: the first <paramref name="shown"/> by path and reason, then the count.</summary>
     public static void ReportSkipped(IReadOnlyCollection<SkippedImage> skipped, int shown = 10)

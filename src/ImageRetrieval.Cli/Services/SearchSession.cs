@@ -1,5 +1,6 @@
 using ImageRetrieval.Cli.Output;
 using ImageRetrieval.ML.Embedding;
+using ImageRetrieval.ML.Models;
 using ImageRetrieval.ML.Search;
 
 namespace ImageRetrieval.Cli.Services;
@@ -20,11 +21,14 @@ internal static class SearchSession
     public static ImageSearchIndex Open(string indexDirectory, string? model, string? gallery)
     {
         ImageSearchIndexInfo info = ImageSearchIndex.ReadInfo(indexDirectory);
-        string modelPath = model ?? info.ModelPath
+        string modelPath = model is not null ? ModelArgument.Resolve(model) : info.ModelPath
             ?? throw new ArgumentException($"Index '{indexDirectory}' does not record its model's path; pass --model.");
         if (model is null && !File.Exists(modelPath))
         {
-            throw new FileNotFoundException($"The model recorded in the index ('{modelPath}') no longer exists; pass --model with the model the index was built with.", modelPath);
+            // A pretrained model whose cache was cleared is built again (its content is deterministic, so the SHA-256 matches).
+            modelPath = PretrainedModels.Find(info.ModelFileName ?? "") is { } pretrained
+                ? pretrained.GetModelPath()
+                : throw new FileNotFoundException($"The model recorded in the index ('{modelPath}') no longer exists; pass --model with the model the index was built with.", modelPath);
         }
         return ImageSearchIndex.Open(indexDirectory, modelPath, gallery, EmbedderOptions(1), ConsoleLogger.Instance);
     }

@@ -25,6 +25,9 @@ public sealed class BatchedImageEmbeddingEstimator : IEstimator<BatchedImageEmbe
     /// <summary>The model's metadata.</summary>
     public EmbeddingModelMetadata Metadata => _plain.Metadata;
 
+    /// <summary>How the model is fed, every value resolved against the graph.</summary>
+    public ImageEncoderDescription Encoder => _plain.Encoder;
+
     /// <inheritdoc cref="ImageEmbeddingEstimator.GetOutputSchema"/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _plain.GetOutputSchema(inputSchema);
 
@@ -152,8 +155,7 @@ public sealed class BatchedImageEmbeddingTransformer : ITransformer, IDisposable
     internal ImageEmbeddingResult EmbedChunk(IReadOnlyList<object?> items, long firstRow)
     {
         string folder = _options.ImageFolder ?? "";
-        ImageDecodeOptions decode = Embedder.DecodeOptions;
-        float scale = Embedder.Metadata.PixelScale;
+        ModelInput input = Embedder.Input;
         string NameOf(int i) => items[i] switch
         {
             string path => Path.Combine(folder, path),
@@ -164,10 +166,10 @@ public sealed class BatchedImageEmbeddingTransformer : ITransformer, IDisposable
             switch (items[i])
             {
                 case string path:
-                    ImageDecoder.DecodeFile(NameOf(i), decode, span, scale);
+                    input.FromFile(NameOf(i), span);
                     break;
                 case byte[] bytes:
-                    ImageDecoder.Decode(bytes, decode, span, scale, NameOf(i));
+                    input.FromBytes(bytes, span, NameOf(i));
                     break;
                 default:
                     throw new ImageDecodeException(NameOf(i), "the input value is empty");

@@ -32,11 +32,14 @@ public sealed record ExecutionProviderInfo(string Name, int? RequestedGpuDeviceI
 /// (probed once per process and device), otherwise the CPU, with the fallback logged as a warning.
 /// </summary>
 /// <remarks>
-/// With <c>Microsoft.ML.OnnxRuntime.Gpu.Linux</c> and no usable CUDA 13 / cuDNN 9 installation,
-/// appending the CUDA provider fails with an <see cref="OnnxRuntimeException"/>
-/// (<c>libcublasLt.so.13: cannot open shared object file</c>); the CPU-only <c>Microsoft.ML.OnnxRuntime</c>
-/// package has no CUDA entry point at all and throws <see cref="EntryPointNotFoundException"/>.
-/// Both are treated as "GPU unavailable" here; ML.NET's own <c>ApplyOnnxModel</c> only catches the first.
+/// <para>The package ships ONNX Runtime's CPU build (<c>Microsoft.ML.OnnxRuntime</c>), which has no CUDA entry point at all:
+/// appending the CUDA provider throws <see cref="EntryPointNotFoundException"/>. With the GPU build
+/// (<c>Microsoft.ML.OnnxRuntime.Gpu</c>, the application's opt-in) and no usable CUDA 13 / cuDNN 9 installation it fails
+/// with an <see cref="OnnxRuntimeException"/> (<c>libcublasLt.so.13: cannot open shared object file</c>). Both are "GPU
+/// unavailable" here; ML.NET's own <c>ApplyOnnxModel(gpuDeviceId, fallbackToCpu: true)</c> only catches the second, which
+/// is why the estimators ask this class first and pass ML.NET a device only when the probe succeeded.</para>
+/// <para>A provider that appends but cannot make a session on the device (CUDA libraries without a usable GPU) is caught
+/// where the session is made: <see cref="ImageEmbedder"/> falls back to the CPU there too.</para>
 /// </remarks>
 public static partial class ExecutionProviders
 {
@@ -93,6 +96,14 @@ public static partial class ExecutionProviders
         }
         LogCpuFallback(logger ?? NullLogger.Instance, device, failure);
         return new ExecutionProviderInfo(ExecutionProviderInfo.Cpu, device, failure);
+    }
+
+    /// <summary>The CUDA provider was appended but a session on the device failed: logs the fallback and describes it.</summary>
+    internal static ExecutionProviderInfo SessionFallback(int device, Exception error, ILogger? logger)
+    {
+        string reason = $"{error.GetType().Name} creating a CUDA session: {error.Message.ReplaceLineEndings(" ").Trim()}";
+        LogCpuFallback(logger ?? NullLogger.Instance, device, reason);
+        return new ExecutionProviderInfo(ExecutionProviderInfo.Cpu, device, reason);
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "GPU {Device} unavailable ({Reason}); falling back to ONNX Runtime's CPU execution provider.")]

@@ -1,4 +1,5 @@
 using ImageRetrieval.ML.Imaging;
+using ImageRetrieval.ML.Models;
 
 namespace ImageRetrieval.ML.Embedding;
 
@@ -45,11 +46,32 @@ public sealed record ImageEmbedderOptions
     /// <summary>What to do with images that cannot be decoded.</summary>
     public ImageErrorPolicy OnError { get; init; } = ImageErrorPolicy.Throw;
 
-    /// <summary>How images are fitted to the model's input size (ML.NET's <c>ResizeImages</c> kinds; default IsoCrop, as ML.NET).</summary>
+    /// <summary>
+    /// How images are fitted to the model's input size (ML.NET's <c>ResizeImages</c> kinds; default IsoCrop, as ML.NET:
+    /// shorter side scaled to the input size, centre cropped). A description's own <see cref="ImageEncoderDescription.Resize"/> wins.
+    /// </summary>
     public ImageResizeMode ResizeMode { get; init; } = ImageResizeMode.IsoCrop;
 
-    /// <summary>Images declaring more pixels are refused before decoding.</summary>
+    /// <summary>
+    /// How to feed a model without <c>imageretrieval.*</c> metadata (or to override it): layout, channel order, scale,
+    /// mean/std, output pooling, normalisation, metric. Null: the model's <c>model.onnx.json</c> if present, else its metadata.
+    /// </summary>
+    public ImageEncoderDescription? Encoder { get; init; }
+
+    /// <summary>Largest decoded image (<see cref="ImageDecodeOptions.MaxPixels"/>): larger ones are decoded at reduced scale where the format allows, else refused.</summary>
     public long MaxPixels { get; init; } = ImageDecodeOptions.Defaults.MaxPixels;
+
+    /// <summary>Images declaring more pixels than this are refused before decoding (<see cref="ImageDecodeOptions.MaxSourcePixels"/>).</summary>
+    public long MaxSourcePixels { get; init; } = ImageDecodeOptions.Defaults.MaxSourcePixels;
+
+    /// <summary>Turn images as their EXIF orientation says (<see cref="ImageDecodeOptions.ApplyExifOrientation"/>; ML.NET's <c>LoadImages</c> does not).</summary>
+    public bool ApplyExifOrientation { get; init; } = true;
+
+    /// <summary>Decode large JPEG and WebP images at reduced scale when the input size is small (<see cref="ImageDecodeOptions.ReducedScaleDecoding"/>).</summary>
+    public bool ReducedScaleDecoding { get; init; } = true;
+
+    /// <summary>What transparent pixels are composited onto (<see cref="ImageDecodeOptions.Background"/>; white by default).</summary>
+    public RgbColor Background { get; init; } = RgbColor.White;
 
     /// <summary>Encoded images larger than this are refused before reading.</summary>
     public long MaxEncodedBytes { get; init; } = ImageDecodeOptions.Defaults.MaxEncodedBytes;
@@ -62,6 +84,21 @@ public sealed record ImageEmbedderOptions
 
     /// <summary>If set, the model must take this many channels (1 or 3).</summary>
     public int? ImageChannels { get; init; }
+
+    /// <summary>The decoder settings for a model input of the given geometry.</summary>
+    internal ImageDecodeOptions DecodeOptions(int width, int height, int channels, ImageResizeMode? describedResize) => new()
+    {
+        Width = width,
+        Height = height,
+        Channels = channels,
+        ResizeMode = describedResize ?? ResizeMode,
+        MaxPixels = MaxPixels,
+        MaxSourcePixels = MaxSourcePixels,
+        MaxEncodedBytes = MaxEncodedBytes,
+        ApplyExifOrientation = ApplyExifOrientation,
+        ReducedScaleDecoding = ReducedScaleDecoding,
+        Background = Background,
+    };
 
     internal void Validate()
     {

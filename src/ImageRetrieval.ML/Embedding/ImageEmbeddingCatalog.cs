@@ -1,4 +1,5 @@
 using ImageRetrieval.ML.Embedding;
+using ImageRetrieval.ML.Models;
 
 // Catalog extensions live in ML.NET's namespace so they appear on mlContext.Transforms.
 namespace Microsoft.ML;
@@ -13,7 +14,7 @@ public static class ImageEmbeddingCatalog
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The embedding column.</param>
-    /// <param name="modelPath">An ONNX model carrying <c>imageretrieval.*</c> metadata.</param>
+    /// <param name="modelPath">An ONNX model carrying <c>imageretrieval.*</c> metadata, or an encoder with a <c>model.onnx.json</c> description beside it.</param>
     /// <param name="imageFolder">Folder that relative paths are resolved against.</param>
     /// <param name="inputColumnName">Image paths (String), encoded images (Vector&lt;Byte&gt;) or MLImage values; defaults to <paramref name="outputColumnName"/>.</param>
     /// <param name="gpuDeviceId">CUDA device, or null for the CPU.</param>
@@ -32,6 +33,25 @@ public static class ImageEmbeddingCatalog
             FallbackToCpu = fallbackToCpu,
         });
 
+    /// <summary>
+    /// Embeds images with a pretrained model (e.g. <see cref="PretrainedModels.ImageNetResNet18"/>, built on first use)
+    /// through ML.NET's transforms, as <see cref="EmbedImages(TransformsCatalog, string, string, string?, string?, int?, bool)"/>.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">The embedding column.</param>
+    /// <param name="model">The pretrained model.</param>
+    /// <param name="imageFolder">Folder that relative paths are resolved against.</param>
+    /// <param name="inputColumnName">Image paths (String), encoded images (Vector&lt;Byte&gt;) or MLImage values; defaults to <paramref name="outputColumnName"/>.</param>
+    /// <param name="gpuDeviceId">CUDA device, or null for the CPU.</param>
+    /// <param name="fallbackToCpu">Run on the CPU when the GPU cannot be used instead of failing at Fit.</param>
+    /// <exception cref="FileNotFoundException">The files the model is built from cannot be found.</exception>
+    public static ImageEmbeddingEstimator EmbedImages(this TransformsCatalog catalog, string outputColumnName, PretrainedModel model,
+        string? imageFolder = null, string? inputColumnName = null, int? gpuDeviceId = null, bool fallbackToCpu = ImageEmbedderOptions.Defaults.FallbackToCpu)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return catalog.EmbedImages(outputColumnName, model.GetModelPath(), imageFolder, inputColumnName, gpuDeviceId, fallbackToCpu);
+    }
+
     /// <summary>Embeds images through ML.NET's transforms, with every setting in <paramref name="options"/>.</summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="options">Columns, model, device and resize settings (the batch settings are ignored).</param>
@@ -45,7 +65,7 @@ public static class ImageEmbeddingCatalog
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The embedding column.</param>
-    /// <param name="modelPath">An ONNX model carrying <c>imageretrieval.*</c> metadata.</param>
+    /// <param name="modelPath">An ONNX model carrying <c>imageretrieval.*</c> metadata, or an encoder with a <c>model.onnx.json</c> description beside it.</param>
     /// <param name="imageFolder">Folder that relative paths are resolved against.</param>
     /// <param name="inputColumnName">Image paths or encoded images; defaults to <paramref name="outputColumnName"/>.</param>
     /// <param name="batchSize">Rows per ONNX Runtime call.</param>

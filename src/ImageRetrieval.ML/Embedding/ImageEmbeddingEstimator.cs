@@ -2,15 +2,16 @@ using ImageRetrieval.ML.Imaging;
 using ImageRetrieval.ML.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
 using Microsoft.ML.Transforms.Onnx;
 
 namespace ImageRetrieval.ML.Embedding;
 
 /// <summary>
-/// Embeds images with an ImageRetrieval ONNX model through ML.NET's own transforms:
-/// <c>LoadImages → ResizeImages → [ConvertToGrayscale] → ExtractPixels → ApplyOnnxModel</c>, configured from the
-/// model's metadata. <see cref="Fit"/> returns an ordinary ML.NET <see cref="TransformerChain{TLastTransformer}"/>,
+/// Embeds images with an ONNX image encoder through ML.NET's own transforms:
+/// <c>LoadImages → ResizeImages → [ConvertToGrayscale] → ExtractPixels → ApplyOnnxModel [→ NormalizeLpNorm]</c>, configured from the
+/// model's metadata or its <see cref="ImageEncoderDescription"/>. <see cref="Fit"/> returns an ordinary ML.NET <see cref="TransformerChain{TLastTransformer}"/>,
 /// so it works with <c>Transform</c>, <c>PredictionEngine</c> and <c>mlContext.Model.Save/Load</c> like any other.
 /// Created by <c>mlContext.Transforms.EmbedImages</c>.
 /// </summary>
@@ -33,11 +34,19 @@ public sealed class ImageEmbeddingEstimator : IEstimator<ITransformer>
         options.Validate();
         _catalog = catalog;
         _options = options.Clone();
-        _model = EmbeddingModel.Inspect(options.ModelPath, options.ImageWidth, options.ImageHeight, options.ImageChannels);
+        _model = EmbeddingModel.Inspect(options.ModelPath, options.Encoder, options.ImageWidth, options.ImageHeight, options.ImageChannels);
+        if (Inexpressible(_model) is { } reason)
+        {
+            throw new NotSupportedException(
+                $"Model '{options.ModelPath}': ML.NET's image transforms cannot express its description ({reason}). Embed it with ImageEmbedder or ImageSearchIndex, which apply any description.");
+        }
     }
 
-    /// <summary>The model's metadata (input geometry, pixel scale, dimension, metric).</summary>
+    /// <summary>The model's metadata (input geometry, pixel scale, dimension, metric); derived from the description for a described model.</summary>
     public EmbeddingModelMetadata Metadata => _model.Metadata;
+
+    /// <summary>How the model is fed, every value resolved against the graph.</summary>
+    public ImageEncoderDescription Encoder => _model.Description;
 
     /// <summary>The execution provider chosen at the last <see cref="Fit"/> (null before).</summary>
     public ExecutionProviderInfo? ExecutionProvider { get; private set; }
@@ -119,6 +128,17 @@ public sealed class ImageEmbeddingEstimator : IEstimator<ITransformer>
     private static ArgumentOutOfRangeException MissingColumn(string name, IEnumerable<string> available) =>
         new("inputSchema", $"Input column '{name}' not found; expected a column of type String (image path), Vector<Byte> (encoded image) or Image (MLImage). Available columns: [{string.Join(", ", available)}].");
 
+    // What ML.NET's transforms cannot do: pool a feature map, or apply per-channel mean/std to interleaved pixels.
+    private static string? Inexpressible(EmbeddingModel model)
+    {
+        if (model.Pooling != OutputPooling.None)
+        {
+            return $"{model.Pooling.ToString().ToLowerInvariant()} pooling of a [{string.Join(", ", model.OutputShape)}] feature map";
+        }
+        bool uniform = model.Multiplier.All(a => a == model.Multiplier[0]) && model.Offset.All(b => b == model.Offset[0]);
+        return model.Layout == TensorLayout.Nhwc && !uniform ? "per-channel mean or std with the nhwc layout" : null;
+    }
+
     private void CheckNameClashes(IEnumerable<string> columns)
     {
         // The ONNX scorer reads and writes columns named after the graph's tensors; they are dropped afterwards.
@@ -163,7 +183,7 @@ public sealed class ImageEmbeddingEstimator : IEstimator<ITransformer>
             image = LoadedColumn;
             drop.Add(LoadedColumn);
         }
-        var resizing = _options.ResizeMode switch
+        var resizing = (_model.Description.Resize ?? _options.ResizeMode) switch
         {
             ImageResizeMode.Fill => ImageResizingEstimator.ResizingKind.Fill,
             ImageResizeMode.IsoPad => ImageResizingEstimator.ResizingKind.IsoPad,
@@ -171,15 +191,7 @@ public sealed class ImageEmbeddingEstimator : IEstimator<ITransformer>
         };
         chain = chain.Append<ITransformer>(_catalog.ResizeImages(ResizedColumn, m.InputWidth, m.InputHeight, image, resizing));
         drop.Add(ResizedColumn);
-        if (m.InputChannels == 1)
-        {
-            chain = chain.Append<ITransformer>(_catalog.ConvertToGrayscale(ResizedColumn))
-                .Append<ITransformer>(_catalog.ExtractPixels(m.InputName, ResizedColumn, ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: m.PixelScale));
-        }
-        else
-        {
-            chain = chain.Append<ITransformer>(_catalog.ExtractPixels(m.InputName, ResizedColumn, ImagePixelExtractingEstimator.ColorBits.Rgb, scaleImage: m.PixelScale));
-        }
+        chain = AppendPixels(chain, drop);
         drop.Add(m.InputName);
         chain = chain.Append<ITransformer>(_catalog.ApplyOnnxModel(new OnnxOptions
         {
@@ -190,17 +202,60 @@ public sealed class ImageEmbeddingEstimator : IEstimator<ITransformer>
             FallbackToCpu = _options.FallbackToCpu,
             ShapeDictionary = new Dictionary<string, int[]>
             {
-                [m.InputName] = [1, m.InputChannels, m.InputHeight, m.InputWidth],
-                [m.OutputName] = [1, m.EmbeddingDimension],
+                [m.InputName] = [.. _model.InputShape(1).Select(d => (int)d)],
+                [m.OutputName] = [1, .. _model.OutputShape],
             },
             IntraOpNumThreads = _options.IntraOpNumThreads,
             InterOpNumThreads = _options.InterOpNumThreads,
         }));
+        if (_model.Normalize)
+        {
+            chain = chain.Append<ITransformer>(_catalog.NormalizeLpNorm(m.OutputName, m.OutputName, LpNormNormalizingEstimatorBase.NormFunction.L2, ensureZeroMean: false));
+        }
         if (m.OutputName != _options.OutputColumnName)
         {
             chain = chain.Append<ITransformer>(_catalog.CopyColumns(_options.OutputColumnName, m.OutputName));
             drop.Add(m.OutputName);
         }
         return chain.Append<ITransformer>(_catalog.DropColumns([.. drop]));
+    }
+
+    // ExtractPixels writes (pixel − offset) × scale for every channel alike. The model's input value is
+    // pixel × a[c] + b[c] = (pixel − (−b[c] / a[c])) × a[c]: one ExtractPixels when a and b are the same for every
+    // channel (interleaved for nhwc, in the model's channel order), else one per channel, concatenated plane after plane.
+    private EstimatorChain<ITransformer> AppendPixels(EstimatorChain<ITransformer> chain, List<string> drop)
+    {
+        EmbeddingModel model = _model;
+        string target = model.InputName;
+        if (model.Channels == 1)
+        {
+            return chain.Append<ITransformer>(_catalog.ConvertToGrayscale(ResizedColumn))
+                .Append<ITransformer>(Extract(target, ImagePixelExtractingEstimator.ColorBits.Red, 0));
+        }
+        var order = model.Description.ChannelOrder == ChannelOrder.Bgr
+            ? ImagePixelExtractingEstimator.ColorsOrder.ABGR
+            : ImagePixelExtractingEstimator.ColorsOrder.ARGB;
+        bool uniform = model.Multiplier.All(a => a == model.Multiplier[0]) && model.Offset.All(b => b == model.Offset[0]);
+        if (uniform)
+        {
+            return chain.Append<ITransformer>(_catalog.ExtractPixels(target, ResizedColumn, ImagePixelExtractingEstimator.ColorBits.Rgb, order,
+                interleavePixelColors: model.Layout == TensorLayout.Nhwc, offsetImage: OffsetOf(0), scaleImage: model.Multiplier[0]));
+        }
+        ImagePixelExtractingEstimator.ColorBits[] planes = model.Description.ChannelOrder == ChannelOrder.Bgr
+            ? [ImagePixelExtractingEstimator.ColorBits.Blue, ImagePixelExtractingEstimator.ColorBits.Green, ImagePixelExtractingEstimator.ColorBits.Red]
+            : [ImagePixelExtractingEstimator.ColorBits.Red, ImagePixelExtractingEstimator.ColorBits.Green, ImagePixelExtractingEstimator.ColorBits.Blue];
+        var names = new string[3];
+        for (int c = 0; c < 3; c++)
+        {
+            names[c] = $"{_options.OutputColumnName}.Channel{c}";
+            chain = chain.Append<ITransformer>(Extract(names[c], planes[c], c));
+            drop.Add(names[c]);
+        }
+        return chain.Append<ITransformer>(_catalog.Concatenate(target, names));
+
+        ImagePixelExtractingEstimator Extract(string output, ImagePixelExtractingEstimator.ColorBits bits, int c) =>
+            _catalog.ExtractPixels(output, ResizedColumn, bits, offsetImage: OffsetOf(c), scaleImage: model.Multiplier[c]);
+
+        float OffsetOf(int c) => model.Offset[c] == 0f ? 0f : -model.Offset[c] / model.Multiplier[c];
     }
 }

@@ -1,4 +1,5 @@
 using ImageRetrieval.ML.Imaging;
+using ImageRetrieval.ML.Models;
 using Microsoft.Extensions.Logging;
 
 namespace ImageRetrieval.ML.Embedding;
@@ -12,8 +13,21 @@ public sealed class ImageEmbeddingOptions
     /// <summary>Name of the input column: image paths (text), encoded image bytes (<c>byte[]</c> / vector of byte), or ML.NET images (<c>MLImage</c>). Defaults to <see cref="OutputColumnName"/>.</summary>
     public string? InputColumnName;
 
-    /// <summary>The ONNX embedding model, carrying <c>imageretrieval.*</c> metadata (input size, channels, pixel scale, dimension).</summary>
+    /// <summary>
+    /// The ONNX embedding model: one carrying <c>imageretrieval.*</c> metadata (input size, channels, pixel scale, dimension),
+    /// a pretrained model's file (<see cref="PretrainedModel.GetModelPath"/>), or any image encoder described by
+    /// <see cref="Encoder"/> or by <c>model.onnx.json</c> beside it.
+    /// </summary>
     public string ModelPath = "";
+
+    /// <summary>
+    /// How to feed a model without <c>imageretrieval.*</c> metadata (see <see cref="ImageEncoderDescription"/>); null: the
+    /// model's <c>model.onnx.json</c>, else its metadata. ML.NET's chain expresses per-channel mean/std with one
+    /// <c>ExtractPixels</c> per channel (NCHW) and normalisation with <c>NormalizeLpNorm</c>; a description it cannot
+    /// express (pooling a feature map larger than 1 × 1, per-channel mean/std in NHWC) is refused by both catalog methods
+    /// at construction — <see cref="ImageEmbedder"/> and <c>ImageSearchIndex</c> handle every description.
+    /// </summary>
+    public ImageEncoderDescription? Encoder;
 
     /// <summary>Folder that relative image paths are resolved against; <see langword="null"/> for paths as given.</summary>
     public string? ImageFolder;
@@ -42,8 +56,20 @@ public sealed class ImageEmbeddingOptions
     /// <summary>Batched path only: what to do with an image that cannot be decoded (throw, or drop the row and report it). The plain chain always throws.</summary>
     public ImageErrorPolicy OnError = ImageErrorPolicy.Throw;
 
-    /// <summary>Batched path only: images declaring more pixels are refused before decoding. ML.NET's own <c>LoadImages</c> (plain chain) has no such cap.</summary>
+    /// <summary>Batched path only: the largest decoded image; larger ones are decoded at reduced scale where the format allows, else refused before decoding. ML.NET's own <c>LoadImages</c> (plain chain) has no such cap.</summary>
     public long MaxPixels = ImageDecodeOptions.Defaults.MaxPixels;
+
+    /// <summary>Batched path only: images declaring more pixels are refused before decoding.</summary>
+    public long MaxSourcePixels = ImageDecodeOptions.Defaults.MaxSourcePixels;
+
+    /// <summary>Batched path only: turn images as their EXIF orientation says (the plain chain's <c>LoadImages</c> does not).</summary>
+    public bool ApplyExifOrientation = true;
+
+    /// <summary>Batched path only: decode large JPEG and WebP images at reduced scale when the model input is small (the plain chain decodes in full).</summary>
+    public bool ReducedScaleDecoding = true;
+
+    /// <summary>Batched path only: what transparent pixels are composited onto (the plain chain composites onto black).</summary>
+    public RgbColor Background = RgbColor.White;
 
     /// <summary>If set, the model must take images of this width (checked when the estimator is created).</summary>
     public int? ImageWidth;
@@ -69,7 +95,12 @@ public sealed class ImageEmbeddingOptions
         FallbackToCpu = FallbackToCpu,
         OnError = OnError,
         ResizeMode = ResizeMode,
+        Encoder = Encoder,
         MaxPixels = MaxPixels,
+        MaxSourcePixels = MaxSourcePixels,
+        ApplyExifOrientation = ApplyExifOrientation,
+        ReducedScaleDecoding = ReducedScaleDecoding,
+        Background = Background,
         ImageWidth = ImageWidth,
         ImageHeight = ImageHeight,
         ImageChannels = ImageChannels,

@@ -6,8 +6,11 @@ public sealed record ImageDecodeOptions
     /// <summary>Defaults shared by the options and the catalog methods.</summary>
     public static class Defaults
     {
-        /// <summary>Largest accepted image, in decoded pixels (width × height): 64 megapixels.</summary>
+        /// <summary>Largest decoded image, in pixels (width × height): 64 megapixels (256 MB of pixels).</summary>
         public const long MaxPixels = 64L * 1024 * 1024;
+
+        /// <summary>Largest accepted declared size, in pixels: 512 megapixels (e.g. 16,000 × 32,000), decoded at reduced scale.</summary>
+        public const long MaxSourcePixels = 512L * 1024 * 1024;
 
         /// <summary>Largest accepted encoded file: 256 MiB.</summary>
         public const long MaxEncodedBytes = 256L * 1024 * 1024;
@@ -25,8 +28,37 @@ public sealed record ImageDecodeOptions
     /// <summary>How the image is fitted to <see cref="Width"/> × <see cref="Height"/>.</summary>
     public ImageResizeMode ResizeMode { get; init; } = ImageResizeMode.IsoCrop;
 
-    /// <summary>Images declaring more pixels than this are refused before decoding (a few-KB PNG can declare 50,000 × 50,000).</summary>
+    /// <summary>
+    /// The memory budget: the largest image decoded, in pixels. An image declaring more is decoded at reduced scale where the
+    /// format allows it without holding the full image (JPEG and WebP scaled decoding; non-interlaced PNG, BMP and GIF row by
+    /// row, averaging blocks of pixels), and refused before decoding otherwise.
+    /// </summary>
     public long MaxPixels { get; init; } = Defaults.MaxPixels;
+
+    /// <summary>
+    /// Images declaring more pixels than this are refused before decoding, whatever their format: a few-KB PNG can declare
+    /// 50,000 × 50,000, and reading that many pixels, even at reduced scale, takes time.
+    /// </summary>
+    public long MaxSourcePixels { get; init; } = Defaults.MaxSourcePixels;
+
+    /// <summary>
+    /// Turn the image as its EXIF orientation tag (1–8) says before fitting it, as photo viewers do. ML.NET's <c>LoadImages</c>
+    /// ignores the tag; set false to see the stored pixels as it does.
+    /// </summary>
+    public bool ApplyExifOrientation { get; init; } = true;
+
+    /// <summary>
+    /// When the output is much smaller than the image, decode JPEG (libjpeg's DCT scaling to 1/2, 1/4 or 1/8) and WebP at a
+    /// reduced scale that still leaves at least twice the output size to resample from: a 12-megapixel photo is not decoded
+    /// in full to become 224 × 224. Costs a small pixel difference (docs/photos.md); set false for ML.NET's full decode.
+    /// </summary>
+    public bool ReducedScaleDecoding { get; init; } = true;
+
+    /// <summary>
+    /// What transparent and translucent pixels are composited onto before the alpha channel is dropped: white by default.
+    /// ML.NET's chain leaves premultiplied colours, which is compositing onto <see cref="RgbColor.Black"/>.
+    /// </summary>
+    public RgbColor Background { get; init; } = RgbColor.White;
 
     /// <summary>Encoded inputs larger than this are refused before reading.</summary>
     public long MaxEncodedBytes { get; init; } = Defaults.MaxEncodedBytes;
@@ -46,9 +78,9 @@ public sealed record ImageDecodeOptions
         {
             throw new ArgumentException($"Channels must be 1 or 3, got {Channels}.");
         }
-        if (MaxPixels < 1 || MaxEncodedBytes < 1)
+        if (MaxPixels < 1 || MaxSourcePixels < 1 || MaxEncodedBytes < 1)
         {
-            throw new ArgumentException("MaxPixels and MaxEncodedBytes must be positive.");
+            throw new ArgumentException("MaxPixels, MaxSourcePixels and MaxEncodedBytes must be positive.");
         }
     }
 }

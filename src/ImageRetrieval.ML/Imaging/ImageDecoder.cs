@@ -5,15 +5,20 @@ using SkiaSharp;
 namespace ImageRetrieval.ML.Imaging;
 
 /// <summary>
-/// Decodes PNG, JPEG, BMP, GIF and WebP images (through SkiaSharp) into planar pixels of a fixed
-/// size, safely: the declared size is checked against <see cref="ImageDecodeOptions.MaxPixels"/>
-/// before any pixel memory is allocated, and every failure is an <see cref="ImageDecodeException"/>
-/// naming the input.
+/// Decodes PNG, JPEG (RGB, grey, CMYK), BMP, GIF (first frame) and WebP images (through SkiaSharp) into planar pixels of a
+/// fixed size, safely and as photographs need: the declared size is checked before any pixel memory is allocated
+/// (<see cref="ImageDecodeOptions.MaxSourcePixels"/>); images larger than the memory budget
+/// (<see cref="ImageDecodeOptions.MaxPixels"/>) are decoded at reduced scale where the format allows it and refused
+/// otherwise; EXIF orientation is applied; large JPEG and WebP photos are decoded at reduced scale when the output is
+/// small; transparency is composited onto <see cref="ImageDecodeOptions.Background"/>. Every failure is an
+/// <see cref="ImageDecodeException"/> naming the input, including formats SkiaSharp does not read (HEIC, AVIF, TIFF, ...).
 /// </summary>
 /// <remarks>
 /// Decoding, resizing and grey conversion use the same SkiaSharp calls as ML.NET's
-/// <c>LoadImages → ResizeImages → ConvertToGrayscale → ExtractPixels</c>, so both paths produce the
-/// same pixels. Like ML.NET, EXIF orientation is not applied. Thread-safe: every call is independent.
+/// <c>LoadImages → ResizeImages → ConvertToGrayscale → ExtractPixels</c>, so for images without EXIF orientation or
+/// transparency and not large enough for reduced-scale decoding both produce the same pixels; with
+/// <c>ApplyExifOrientation = false</c>, <c>ReducedScaleDecoding = false</c> and a black background they always do.
+/// Thread-safe: every call is independent.
 /// </remarks>
 public static class ImageDecoder
 {
@@ -28,10 +33,19 @@ public static class ImageDecoder
 
     /// <summary>
     /// File extensions treated as images (case-insensitive): what <c>ImageSearchIndex.AddFolder</c>, image-folder
-    /// datasets and query folders read; other files are ignored.
+    /// datasets and query folders read; other files are ignored. Besides the decodable formats this includes HEIC, HEIF,
+    /// AVIF and TIFF, so that such photos are reported one by one with the reason they cannot be used instead of being
+    /// silently passed over.
     /// </summary>
-    public static IReadOnlySet<string> FileExtensions { get; } =
-        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp" };
+    public static IReadOnlySet<string> FileExtensions { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff",
+    };
+
+    // Decoded images keep at least this many pixels per output pixel (per axis) when decoded at reduced scale, so the
+    // resampling to the output size still averages over several source pixels (settable for the photo-decode benchmark,
+    // which measures the choice: docs/benchmarks.md).
+    internal static double ReducedScaleOversampling { get; set; } = 2;
 
     /// <summary>Decodes an image file into planar bytes (<c>C × H × W</c>, values 0–255).</summary>
     /// <exception cref="ImageDecodeException">The file is missing, unreadable, not an image, or too large.</exception>
@@ -110,7 +124,7 @@ public static class ImageDecoder
         }
     }
 
-    private static byte[] ReadBounded(Stream stream, ImageDecodeOptions options, string source)
+    internal static byte[] ReadBounded(Stream stream, ImageDecodeOptions options, string source)
     {
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
@@ -144,9 +158,44 @@ public static class ImageDecoder
         var codec = SKCodec.Create(data);
         if (codec is null)
         {
-            throw new ImageDecodeException(source, "not a recognisable PNG, JPEG, BMP, GIF or WebP image (unknown format or corrupt header)");
+            throw new ImageDecodeException(source, UnsupportedFormat(data.AsSpan()) is { } format
+                ? $"it is a {format} image, which this decoder does not read (it reads PNG, JPEG, BMP, GIF and WebP); convert it to JPEG or PNG"
+                : "not a recognisable PNG, JPEG, BMP, GIF or WebP image (unknown format or corrupt header)");
         }
         return codec;
+    }
+
+    // Image formats recognised by their first bytes that SkiaSharp's Linux build cannot decode, for a clear message.
+    private static string? UnsupportedFormat(ReadOnlySpan<byte> header)
+    {
+        if (header.Length >= 12 && header.Slice(4, 4).SequenceEqual("ftyp"u8))
+        {
+            string brand = System.Text.Encoding.ASCII.GetString(header.Slice(8, 4));
+            return brand switch
+            {
+                "avif" or "avis" => "AVIF",
+                "heic" or "heix" or "hevc" or "hevx" or "heim" or "heis" or "hevm" or "hevs" => "HEIC",
+                "mif1" or "msf1" => "HEIF",
+                _ => null,
+            };
+        }
+        if (header.StartsWith("II*\0"u8) || header.StartsWith("MM\0*"u8))
+        {
+            return "TIFF";
+        }
+        if (header.StartsWith((ReadOnlySpan<byte>)[0xFF, 0x0A]) || header.StartsWith("\0\0\0\x0CJXL "u8))
+        {
+            return "JPEG XL";
+        }
+        if (header.StartsWith("8BPS"u8))
+        {
+            return "Photoshop (PSD)";
+        }
+        if (header.StartsWith("%PDF"u8))
+        {
+            return "PDF";
+        }
+        return null;
     }
 
     private static SKBitmap DecodeAndFit(ReadOnlySpan<byte> encoded, ImageDecodeOptions options, string source)
@@ -159,9 +208,9 @@ public static class ImageDecoder
         {
             throw new ImageDecodeException(source, $"it declares an empty size {declared.Width}x{declared.Height}");
         }
-        if ((long)declared.Width * declared.Height > options.MaxPixels)
+        if ((long)declared.Width * declared.Height > options.MaxSourcePixels)
         {
-            throw new ImageDecodeException(source, $"it declares {declared.Width}x{declared.Height} pixels, more than the {options.MaxPixels}-pixel limit");
+            throw new ImageDecodeException(source, $"it declares {declared.Width}x{declared.Height} pixels, more than the {options.MaxSourcePixels}-pixel limit");
         }
 
         if (codec.EncodedFormat == SKEncodedImageFormat.Gif)
@@ -169,8 +218,64 @@ public static class ImageDecoder
             CheckGifFirstFrame(encoded, declared, source);
         }
 
+        SKEncodedOrigin origin = options.ApplyExifOrientation ? codec.EncodedOrigin : SKEncodedOrigin.TopLeft;
+        bool transposed = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        SKBitmap bitmap = DecodePixels(codec, encoded, options, transposed, source);
+        try
+        {
+            // MLImage keeps BGRA/RGBA and converts anything else to BGRA.
+            if (bitmap.ColorType is not (SKColorType.Bgra8888 or SKColorType.Rgba8888))
+            {
+                Replace(ref bitmap, bitmap.Copy(SKColorType.Bgra8888)
+                    ?? throw new ImageDecodeException(source, $"pixel format {bitmap.ColorType} cannot be converted to BGRA"));
+            }
+            if (declared.AlphaType != SKAlphaType.Opaque && options.Background != RgbColor.Black)
+            {
+                // Premultiplied colours are the image composited onto black; any other background is drawn under it.
+                Replace(ref bitmap, Composite(bitmap, options.Background));
+            }
+            if (origin is not (SKEncodedOrigin.TopLeft or SKEncodedOrigin.Default))
+            {
+                Replace(ref bitmap, Orient(bitmap, origin));
+            }
+            Replace(ref bitmap, Resize(bitmap, options, source));
+            if (options.Channels == 1)
+            {
+                Replace(ref bitmap, ToGrey(bitmap));
+            }
+            return bitmap;
+        }
+        catch
+        {
+            bitmap.Dispose();
+            throw;
+        }
+    }
+
+    private static void Replace(ref SKBitmap bitmap, SKBitmap next)
+    {
+        if (!ReferenceEquals(bitmap, next))
+        {
+            bitmap.Dispose();
+            bitmap = next;
+        }
+    }
+
+    /// <summary>
+    /// The stored pixels at full size, or at a reduced size: when the output is small (JPEG, WebP scaled decoding) or the
+    /// image exceeds the memory budget (scaled decoding, else rows averaged in blocks as they are decoded).
+    /// </summary>
+    private static SKBitmap DecodePixels(SKCodec codec, ReadOnlySpan<byte> encoded, ImageDecodeOptions options, bool transposed, string source)
+    {
+        SKImageInfo declared = codec.Info;
+        SKSizeI size = PlanSize(codec, options, transposed, source, out int blocks);
+        if (blocks > 1)
+        {
+            return DecodeSubsampled(codec, encoded, blocks, options, source);
+        }
+
         // As SKBitmap.Decode(stream), which ML.NET's MLImage uses: premultiplied, no colour space.
-        var info = declared;
+        var info = declared.WithSize(size.Width, size.Height);
         if (info.AlphaType == SKAlphaType.Unpremul)
         {
             info.AlphaType = SKAlphaType.Premul;
@@ -185,38 +290,218 @@ public static class ImageDecoder
                 ? "the data is truncated"
                 : $"the pixel data cannot be decoded ({result})");
         }
+        return decoded;
+    }
 
-        SKBitmap bitmap = decoded;
+    /// <summary>
+    /// The size the stored pixels are decoded at: full, one of the codec's scaled sizes (JPEG, WebP), or full size divided
+    /// into <paramref name="blocks"/> × <paramref name="blocks"/> blocks that are averaged row by row (other formats beyond the budget).
+    /// </summary>
+    private static SKSizeI PlanSize(SKCodec codec, ImageDecodeOptions options, bool transposed, string source, out int blocks)
+    {
+        SKImageInfo declared = codec.Info;
+        long full = (long)declared.Width * declared.Height;
+        bool scalable = codec.EncodedFormat is SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Webp;
+        blocks = 1;
+        if (scalable && (options.ReducedScaleDecoding || full > options.MaxPixels))
+        {
+            double needed = options.ReducedScaleDecoding ? NeededScale(declared, options, transposed) : 1.0;
+            return ChooseScaledSize(codec, needed, options.MaxPixels)
+                ?? throw new ImageDecodeException(source, $"it declares {declared.Width}x{declared.Height} pixels; even at 1/8 scale that is more than the {options.MaxPixels}-pixel limit");
+        }
+        if (full <= options.MaxPixels)
+        {
+            return declared.Size;
+        }
+        blocks = 2;
+        while ((long)((declared.Width + blocks - 1) / blocks) * ((declared.Height + blocks - 1) / blocks) > options.MaxPixels)
+        {
+            blocks++;
+        }
+        return new SKSizeI((declared.Width + blocks - 1) / blocks, (declared.Height + blocks - 1) / blocks);
+    }
+
+    /// <summary>The size an image's stored pixels are decoded at under <paramref name="options"/> (before orientation and fitting): for tests and benchmarks.</summary>
+    internal static (int Width, int Height) DecodedSize(ReadOnlySpan<byte> encoded, ImageDecodeOptions options, string source = "<memory>")
+    {
+        using var data = SKData.CreateCopy(encoded);
+        using var codec = CreateCodec(data, source);
+        SKEncodedOrigin origin = options.ApplyExifOrientation ? codec.EncodedOrigin : SKEncodedOrigin.TopLeft;
+        bool transposed = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        SKSizeI size = PlanSize(codec, options, transposed, source, out _);
+        return (size.Width, size.Height);
+    }
+
+    // The fraction of the stored size that still leaves ReducedScaleOversampling source pixels per output pixel after fitting.
+    private static double NeededScale(SKImageInfo declared, ImageDecodeOptions options, bool transposed)
+    {
+        double width = transposed ? declared.Height : declared.Width, height = transposed ? declared.Width : declared.Height;
+        double sx = options.Width / width, sy = options.Height / height;
+        double fit = options.ResizeMode == ImageResizeMode.IsoPad ? Math.Min(sx, sy) : Math.Max(sx, sy);
+        return Math.Min(1.0, fit * ReducedScaleOversampling);
+    }
+
+    // The smallest of the codec's eighths-of-full sizes that covers the needed scale, within the memory budget; else the
+    // largest within the budget; null when even 1/8 is too large.
+    private static SKSizeI? ChooseScaledSize(SKCodec codec, double needed, long maxPixels)
+    {
+        SKImageInfo declared = codec.Info;
+        SKSizeI? best = null;
+        for (int eighths = 1; eighths <= 8; eighths++)
+        {
+            SKSizeI size = eighths == 8 ? declared.Size : codec.GetScaledDimensions(eighths / 8f);
+            if ((long)size.Width * size.Height > maxPixels)
+            {
+                break;
+            }
+            best = size;
+            if (size.Width >= Math.Ceiling(declared.Width * needed) && size.Height >= Math.Ceiling(declared.Height * needed))
+            {
+                break;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// Decodes row by row and averages blocks of k × k pixels, so only a stored row or two and the reduced image are ever
+    /// in memory: for PNG (<see cref="PngRowReader"/>; SkiaSharp reads whole PNGs only) and BMP (Skia's scanline decoder)
+    /// images beyond the memory budget. Other formats, and interlaced PNGs, are refused.
+    /// </summary>
+    private static unsafe SKBitmap DecodeSubsampled(SKCodec codec, ReadOnlySpan<byte> encoded, int k, ImageDecodeOptions options, string source)
+    {
+        SKImageInfo declared = codec.Info;
+        int width = declared.Width, height = declared.Height;
+        string refusal = $"it declares {width}x{height} pixels, more than the {options.MaxPixels}-pixel limit, and";
+        PngRowReader? png = null;
+        if (codec.EncodedFormat == SKEncodedImageFormat.Png)
+        {
+            // Interlaced PNG rows arrive in seven passes: the whole image would have to be held to put them in order.
+            png = PngRowReader.Open(encoded, source)
+                ?? throw new ImageDecodeException(source, $"{refusal} an interlaced PNG cannot be decoded at reduced scale within that budget");
+        }
+        using PngRowReader? rows = png;
+        bool opaque = png is null ? declared.AlphaType == SKAlphaType.Opaque : !png.HasAlpha;
+        var rowInfo = new SKImageInfo(width, height, SKColorType.Bgra8888, opaque ? SKAlphaType.Opaque : SKAlphaType.Premul);
+        if (png is null)
+        {
+            SKCodecResult start = codec.StartScanlineDecode(rowInfo);
+            if (start != SKCodecResult.Success || codec.ScanlineOrder is not (SKCodecScanlineOrder.TopDown or SKCodecScanlineOrder.BottomUp))
+            {
+                throw new ImageDecodeException(source, $"{refusal} its {codec.EncodedFormat} data cannot be read row by row ({start}) to decode it at reduced scale");
+            }
+        }
+        int outWidth = (width + k - 1) / k, outHeight = (height + k - 1) / k;
+        var result = new SKBitmap(new SKImageInfo(outWidth, outHeight, SKColorType.Bgra8888, rowInfo.AlphaType));
         try
         {
-            // MLImage keeps BGRA/RGBA and converts anything else to BGRA.
-            if (bitmap.ColorType is not (SKColorType.Bgra8888 or SKColorType.Rgba8888))
+            var row = new byte[width * 4];
+            var sums = new long[outWidth * 4];
+            int currentBlock = -1, rowsInBlock = 0;
+            byte* target = (byte*)result.GetPixels();
+            int targetStride = result.RowBytes;
+            fixed (byte* rowPointer = row)
             {
-                SKBitmap converted = bitmap.Copy(SKColorType.Bgra8888)
-                    ?? throw new ImageDecodeException(source, $"pixel format {bitmap.ColorType} cannot be converted to BGRA");
-                bitmap.Dispose();
-                bitmap = converted;
+                for (int y = 0; y < height; y++)
+                {
+                    int shown;
+                    if (png is not null)
+                    {
+                        png.ReadRow(row);
+                        shown = y;
+                    }
+                    else
+                    {
+                        if (codec.GetScanlines((IntPtr)rowPointer, 1, row.Length) != 1)
+                        {
+                            throw new ImageDecodeException(source, "the data is truncated");
+                        }
+                        shown = codec.GetOutputScanline(y);
+                    }
+                    if (shown / k != currentBlock)
+                    {
+                        Flush();
+                        currentBlock = shown / k;
+                    }
+                    for (int x = 0; x < width; x++)
+                    {
+                        int o = x / k * 4, p = x * 4;
+                        sums[o] += row[p];
+                        sums[o + 1] += row[p + 1];
+                        sums[o + 2] += row[p + 2];
+                        sums[o + 3] += row[p + 3];
+                    }
+                    rowsInBlock++;
+                }
+                Flush();
             }
+            return result;
 
-            SKBitmap resized = Resize(bitmap, options, source);
-            if (!ReferenceEquals(resized, bitmap))
+            void Flush()
             {
-                bitmap.Dispose();
-                bitmap = resized;
+                if (rowsInBlock == 0)
+                {
+                    return;
+                }
+                byte* line = target + ((long)currentBlock * targetStride);
+                for (int bx = 0; bx < outWidth; bx++)
+                {
+                    long count = (long)Math.Min(k, width - (bx * k)) * rowsInBlock;
+                    for (int c = 0; c < 4; c++)
+                    {
+                        line[(bx * 4) + c] = (byte)((sums[(bx * 4) + c] + (count / 2)) / count);
+                    }
+                }
+                Array.Clear(sums);
+                rowsInBlock = 0;
             }
-            if (options.Channels == 1)
-            {
-                SKBitmap grey = ToGrey(bitmap);
-                bitmap.Dispose();
-                bitmap = grey;
-            }
-            return bitmap;
         }
         catch
         {
-            bitmap.Dispose();
+            result.Dispose();
             throw;
         }
+    }
+
+    // Premultiplied source over an opaque background: out = src + (1 − alpha) × background.
+    private static SKBitmap Composite(SKBitmap image, RgbColor background)
+    {
+        var destination = new SKBitmap(new SKImageInfo(image.Width, image.Height, image.ColorType, SKAlphaType.Opaque));
+        using var canvas = new SKCanvas(destination);
+        canvas.Clear(new SKColor(background.R, background.G, background.B));
+        canvas.DrawBitmap(image, 0f, 0f);
+        return destination;
+    }
+
+    // EXIF orientation 2–8: stored pixel (sx, sy) of a W × H image shown at (x, y).
+    private static unsafe SKBitmap Orient(SKBitmap image, SKEncodedOrigin origin)
+    {
+        int w = image.Width, h = image.Height;
+        bool transposed = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        int outWidth = transposed ? h : w, outHeight = transposed ? w : h;
+        var destination = new SKBitmap(new SKImageInfo(outWidth, outHeight, image.ColorType, image.AlphaType));
+        uint* source = (uint*)image.GetPixels();
+        uint* target = (uint*)destination.GetPixels();
+        int sourceStride = image.RowBytes / 4, targetStride = destination.RowBytes / 4;
+        for (int y = 0; y < outHeight; y++)
+        {
+            for (int x = 0; x < outWidth; x++)
+            {
+                (int sx, int sy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (w - 1 - x, y),            // 2: mirrored
+                    SKEncodedOrigin.BottomRight => (w - 1 - x, h - 1 - y), // 3: rotated 180°
+                    SKEncodedOrigin.BottomLeft => (x, h - 1 - y),          // 4: mirrored vertically
+                    SKEncodedOrigin.LeftTop => (y, x),                     // 5: transposed
+                    SKEncodedOrigin.RightTop => (y, h - 1 - x),            // 6: shown rotated 90° clockwise
+                    SKEncodedOrigin.RightBottom => (w - 1 - y, h - 1 - x), // 7: transversed
+                    SKEncodedOrigin.LeftBottom => (w - 1 - y, x),          // 8: shown rotated 90° counter-clockwise
+                    _ => (x, y),
+                };
+                target[(y * targetStride) + x] = source[(sy * sourceStride) + sx];
+            }
+        }
+        return destination;
     }
 
     // A GIF whose first frame is empty or lies outside the canvas makes Skia's GIF decoder spin for

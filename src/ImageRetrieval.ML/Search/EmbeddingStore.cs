@@ -57,14 +57,16 @@ internal sealed class EmbeddingStore
         }
     }
 
-    public void Write(string path)
+    public void Write(string path) => Write(path, Dimension, Snapshot());
+
+    /// <summary>Writes <paramref name="items"/> (key order is the caller's) in this file format.</summary>
+    public static void Write(string path, int dimension, IReadOnlyCollection<(long Key, float[] Vector)> items)
     {
-        var items = Snapshot();
         using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
         Span<byte> header = stackalloc byte[24];
         Magic.CopyTo(header);
         BinaryPrimitives.WriteInt32LittleEndian(header[8..], FormatVersion);
-        BinaryPrimitives.WriteInt32LittleEndian(header[12..], Dimension);
+        BinaryPrimitives.WriteInt32LittleEndian(header[12..], dimension);
         BinaryPrimitives.WriteInt64LittleEndian(header[16..], items.Count);
         stream.Write(header);
         Span<byte> key = stackalloc byte[8];

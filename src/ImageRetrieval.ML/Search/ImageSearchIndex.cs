@@ -5,6 +5,7 @@ using ImageRetrieval.ML.Embedding;
 using ImageRetrieval.ML.Imaging;
 using ImageRetrieval.ML.Indexing;
 using ImageRetrieval.ML.Models;
+using ImageRetrieval.ML.Threading;
 using Microsoft.Extensions.Logging;
 
 namespace ImageRetrieval.ML.Search;
@@ -25,9 +26,10 @@ namespace ImageRetrieval.ML.Search;
 /// embedding and graph node are always changed together; embedding new images happens before that, outside the turn,
 /// so parallel adds still decode and embed in parallel.</para>
 /// </remarks>
-public sealed class ImageSearchIndex : IDisposable
+public sealed partial class ImageSearchIndex : IDisposable
 {
     private const string ItemsFileName = "items.json";
+    private const string EncoderDescriptionKey = EmbeddingModelMetadata.KeyPrefix + "encoder_description";
     private const string GraphFileName = "graph.hnsw";
 
     private readonly ImageEmbedder _embedder;
@@ -38,6 +40,9 @@ public sealed class ImageSearchIndex : IDisposable
     // One writer at a time: item bookkeeping, embeddings and the graph change together (searches take no lock).
     private readonly Lock _writeLock = new();
     private readonly Lock _exactLock = new();
+    // Searches, adds and saves in flight; Dispose waits for them (and cancels bulk adds through _disposing first).
+    private readonly OperationGate _operations = new();
+    private readonly CancellationTokenSource _disposing = new();
     private BruteForceIndex? _exact;
     private long _nextKey;
 
@@ -116,6 +121,19 @@ public sealed class ImageSearchIndex : IDisposable
         return new ImageSearchIndex(modelPath, IndexManifest.Sha256Of(modelPath), galleryRoot, options ?? new ImageSearchIndexOptions(), null, null, 0, logger);
     }
 
+    /// <summary>Creates an empty index for images below <paramref name="galleryRoot"/>, embedded with a pretrained model (built on first use).</summary>
+    /// <param name="model">E.g. <see cref="PretrainedModels.ImageNetResNet18"/>.</param>
+    /// <param name="galleryRoot">The folder that item paths are relative to.</param>
+    /// <param name="options">HNSW, embedder and threading settings; defaults when null.</param>
+    /// <param name="logger">Receives warnings (a requested GPU that is unavailable); none when null.</param>
+    /// <exception cref="FileNotFoundException">The files the model is built from cannot be found.</exception>
+    /// <exception cref="DirectoryNotFoundException">The gallery root does not exist.</exception>
+    public static ImageSearchIndex Create(PretrainedModel model, string galleryRoot, ImageSearchIndexOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Create(model.GetModelPath(), galleryRoot, options, logger);
+    }
+
     /// <summary>Opens a saved index.</summary>
     /// <param name="indexDirectory">The directory <see cref="Save"/> wrote.</param>
     /// <param name="modelPath">The model the index was built with (checked by SHA-256).</param>
@@ -123,9 +141,21 @@ public sealed class ImageSearchIndex : IDisposable
     /// <param name="embedderOptions">Embedder options (threads, batch size, GPU) for this session.</param>
     /// <param name="logger">Receives warnings (a requested GPU that is unavailable); none when null.</param>
     /// <exception cref="InvalidDataException">The index is missing, corrupt, from a newer format, or was built with another model.</exception>
-    public static ImageSearchIndex Open(string indexDirectory, string modelPath, string? galleryRoot = null, ImageEmbedderOptions? embedderOptions = null, ILogger? logger = null)
+    public static ImageSearchIndex Open(string indexDirectory, string modelPath, string? galleryRoot = null, ImageEmbedderOptions? embedderOptions = null, ILogger? logger = null) =>
+        Open(indexDirectory, modelPath, galleryRoot, new ImageSearchIndexOptions { Embedder = embedderOptions ?? new ImageEmbedderOptions() }, logger);
+
+    /// <summary>Opens a saved index with session settings: the search beam, indexing threads and embedder come from
+    /// <paramref name="options"/>; the graph's M and efConstruction are the saved ones.</summary>
+    /// <param name="indexDirectory">The directory <see cref="Save"/> wrote.</param>
+    /// <param name="modelPath">The model the index was built with (checked by SHA-256).</param>
+    /// <param name="galleryRoot">Where the gallery is now; null uses the root recorded at save time.</param>
+    /// <param name="options">Session settings (its <see cref="ImageSearchIndexOptions.M"/> and <see cref="ImageSearchIndexOptions.EfConstruction"/> are ignored).</param>
+    /// <param name="logger">Receives warnings; none when null.</param>
+    /// <exception cref="InvalidDataException">The index is missing, corrupt, from a newer format, or was built with another model.</exception>
+    public static ImageSearchIndex Open(string indexDirectory, string modelPath, string? galleryRoot, ImageSearchIndexOptions options, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        ArgumentNullException.ThrowIfNull(options);
         string folder = IndexDirectory.OpenCurrent(indexDirectory);
         IndexManifest manifest = IndexManifest.Read(folder);
         if (!File.Exists(modelPath))
@@ -161,12 +191,13 @@ public sealed class ImageSearchIndex : IDisposable
             // HnswIndex.Load's messages say what is wrong but not which file.
             throw new InvalidDataException($"'{graphPath}': {e.Message}", e);
         }
-        var options = new ImageSearchIndexOptions
+        ImageEmbedderOptions embedderOptions = options.Embedder;
+        if (embedderOptions.Encoder is null && manifest.Model.Metadata.TryGetValue(EncoderDescriptionKey, out string? described))
         {
-            M = manifest.Index.M,
-            EfConstruction = manifest.Index.EfConstruction,
-            Embedder = embedderOptions ?? new ImageEmbedderOptions(),
-        };
+            // A described model is fed as it was when the index was built.
+            embedderOptions = embedderOptions with { Encoder = ImageEncoderDescription.FromJson(described, $"{folder} (manifest)") };
+        }
+        options = options with { M = manifest.Index.M, EfConstruction = manifest.Index.EfConstruction, Embedder = embedderOptions };
         ImageSearchIndex? index = null;
         try
         {
@@ -296,9 +327,10 @@ public sealed class ImageSearchIndex : IDisposable
         var watch = Stopwatch.StartNew();
         string[] full = paths.Select(p => Path.GetFullPath(p)).ToArray();
         string[] relative = full.Select(p => GalleryPaths.MakeRelative(GalleryRoot, p)).ToArray();
-        var embedProgress = progress is null ? null : new Progress<ImageEmbeddingProgress>(p => progress.Report(new IndexingProgress(p.Completed, p.Total, p.Failed)));
-        ImageEmbeddingResult result = _embedder.EmbedFiles(full, embedProgress, cancellationToken);
-        return Insert(result, i => (relative[i], label?.Invoke(full[i]), metadata?.Invoke(full[i])), watch);
+        using var _ = _operations.Enter(this);
+        using var run = new IndexingRun(this, full.Length, i => (relative[i], label?.Invoke(full[i]), metadata?.Invoke(full[i])), progress, cancellationToken);
+        ImageEmbeddingResult result = _embedder.EmbedFiles(full, run.Insert, run.Token);
+        return run.Report(result, watch);
     }
 
     /// <summary>Indexes in-memory images under the given names (gallery-relative paths; nothing is read from disk).</summary>
@@ -329,15 +361,95 @@ public sealed class ImageSearchIndex : IDisposable
             }
         }
         var watch = Stopwatch.StartNew();
-        var embedProgress = progress is null ? null : new Progress<ImageEmbeddingProgress>(p => progress.Report(new IndexingProgress(p.Completed, p.Total, p.Failed)));
-        ImageEmbeddingResult result = _embedder.EmbedImages(images, names, embedProgress, cancellationToken);
-        return Insert(result, i => (names[i], labels?[i], null), watch);
+        using var _ = _operations.Enter(this);
+        using var run = new IndexingRun(this, images.Count, i => (names[i], labels?[i], null), progress, cancellationToken);
+        ImageEmbeddingResult result = _embedder.EmbedImages(images, names, run.Insert, run.Token);
+        return run.Report(result, watch);
+    }
+
+    /// <summary>
+    /// <see cref="AddFolder"/> on the thread pool, so the caller's thread (a request, a UI) is not held; cancelling stops
+    /// after the current batch and keeps the batches already inserted (the task then ends as cancelled).
+    /// </summary>
+    /// <param name="folder">A folder inside the gallery root; null for the root itself.</param>
+    /// <param name="recursive">Include sub-folders.</param>
+    /// <param name="progress">Reported after each batch, on the indexing thread, in order.</param>
+    /// <param name="cancellationToken">Stops after the current batch.</param>
+    public Task<IndexingReport> AddFolderAsync(string? folder = null, bool recursive = true, IProgress<IndexingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => AddFolder(folder, recursive, progress, cancellationToken), cancellationToken);
+
+    /// <summary><see cref="AddFiles"/> on the thread pool (see <see cref="AddFolderAsync"/>).</summary>
+    /// <param name="paths">The files (absolute, or relative to the current directory).</param>
+    /// <param name="label">Label for each file; null for none.</param>
+    /// <param name="metadata">User metadata for each file; null for none.</param>
+    /// <param name="progress">Reported after each batch, in order.</param>
+    /// <param name="cancellationToken">Stops after the current batch.</param>
+    public Task<IndexingReport> AddFilesAsync(IReadOnlyList<string> paths, Func<string, string?>? label = null,
+        Func<string, IReadOnlyDictionary<string, string>?>? metadata = null, IProgress<IndexingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        return Task.Run(() => AddFiles(paths, label, metadata, progress, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// Indexes one encoded image read asynchronously from <paramref name="image"/> (an upload's request body) under
+    /// <paramref name="name"/>, a gallery-relative path; re-adding a name replaces its image under the same key.
+    /// </summary>
+    /// <param name="image">The encoded image; read to its end, not disposed; at most <see cref="ImageEmbedderOptions.MaxEncodedBytes"/> bytes.</param>
+    /// <param name="name">A relative path, e.g. <c>uploads/123.jpg</c>.</param>
+    /// <param name="label">An optional label.</param>
+    /// <param name="cancellationToken">Stops reading or before inserting.</param>
+    /// <returns>The report: one image added or replaced, or skipped with its reason.</returns>
+    public async Task<IndexingReport> AddImageAsync(Stream image, string name, string? label = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        byte[] bytes;
+        try
+        {
+            bytes = await ImageEmbedder.ReadBoundedAsync(image, Options.Embedder.MaxEncodedBytes, name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ImageDecodeException e)
+        {
+            return new IndexingReport(0, 0, [SkippedImage.From(e)], 0, TimeSpan.Zero);
+        }
+        return AddImages([bytes], [name], [label], null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Images most similar to an encoded image read asynchronously from <paramref name="image"/> (e.g. a request body,
+    /// which Kestrel does not let anyone read synchronously), nearest first. Never waits behind a running bulk add.
+    /// </summary>
+    /// <param name="image">The query image; read to its end, not disposed.</param>
+    /// <param name="k">Results wanted.</param>
+    /// <param name="efSearch">HNSW beam width; null uses <see cref="ImageSearchIndexOptions.EfSearch"/>.</param>
+    /// <param name="filter">Only images for which this returns true are returned.</param>
+    /// <param name="exact">Exact brute-force search instead of HNSW.</param>
+    /// <param name="cancellationToken">Stops reading or searching.</param>
+    /// <exception cref="ImageDecodeException">The query is not a usable image, cannot be read, or is too large.</exception>
+    public async ValueTask<IReadOnlyList<ImageSearchResult>> SearchAsync(Stream image, int k = 10, int? efSearch = null, Func<IndexedImage, bool>? filter = null,
+        bool exact = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        float[] embedding = await _embedder.EmbedAsync(image, "<query>", cancellationToken).ConfigureAwait(false);
+        return Search(embedding, k, efSearch, filter, exact, cancellationToken);
+    }
+
+    /// <summary><see cref="Save"/> on the thread pool: writes a new version and makes it current atomically; searches continue meanwhile.</summary>
+    /// <param name="indexDirectory">The index directory.</param>
+    /// <param name="cancellationToken">Cancels before the save starts (a save in progress completes, so no half version is left).</param>
+    public Task SaveAsync(string indexDirectory, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(indexDirectory);
+        return Task.Run(() => Save(indexDirectory), cancellationToken);
     }
 
     /// <summary>Removes an image by key.</summary>
     /// <returns>Whether it was indexed.</returns>
     public bool Remove(long key)
     {
+        using var _ = _operations.Enter(this);
         lock (_writeLock)
         {
             if (!_items.TryRemove(key, out IndexedImage? item))
@@ -345,6 +457,7 @@ public sealed class ImageSearchIndex : IDisposable
                 return false;
             }
             _keysByPath.TryRemove(new KeyValuePair<string, long>(item.Path, key));
+            _external?.Delete(key);
             _graph.Remove(key);
             _embeddings.Remove(key);
             lock (_exactLock)
@@ -403,6 +516,13 @@ public sealed class ImageSearchIndex : IDisposable
             throw new ArgumentException($"The query embedding has {embedding.Length} values; this index holds {Dimension}-d embeddings.", nameof(embedding));
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        using var _ = _operations.Enter(this);
+        if (_external is not null)
+        {
+            return exact
+                ? throw new NotSupportedException($"Exact search needs the embeddings, which live in the vector store '{_external.Name}'; search it without exact (the store decides how it searches).")
+                : _external.Search(embedding, k, filter, cancellationToken);
+        }
         Func<long, bool>? keyFilter = filter is null ? null : key => _items.TryGetValue(key, out IndexedImage? item) && filter(item);
         SearchHit[] hits = exact
             ? ExactIndex().Search(embedding, k, null, keyFilter, cancellationToken)
@@ -427,6 +547,11 @@ public sealed class ImageSearchIndex : IDisposable
     public void Save(string indexDirectory)
     {
         ArgumentException.ThrowIfNullOrEmpty(indexDirectory);
+        using var _ = _operations.Enter(this);
+        if (_external is not null)
+        {
+            throw new InvalidOperationException($"This index keeps its records in the vector store collection '{_external.Name}', which persists them itself; there is nothing to save here.");
+        }
         lock (_writeLock)
         {
             IndexDirectory.CommitNewVersion(indexDirectory, folder =>
@@ -434,7 +559,7 @@ public sealed class ImageSearchIndex : IDisposable
                 var items = _items.Values.OrderBy(i => i.Key).ToList();
                 using (var stream = new FileStream(Path.Combine(folder, ItemsFileName), FileMode.CreateNew, FileAccess.Write, FileShare.None))
                 {
-                    JsonSerializer.Serialize(stream, items.Select(ItemRecord.From).ToList(), IndexManifest.Json);
+                    JsonSerializer.Serialize(stream, items.Select(ItemRecord.From).ToList(), SearchJsonContext.Default.ListItemRecord);
                     stream.Flush(flushToDisk: true);
                 }
                 _embeddings.Write(Path.Combine(folder, EmbeddingStore.FileName));
@@ -451,7 +576,7 @@ public sealed class ImageSearchIndex : IDisposable
                         Sha256 = ModelSha256,
                         FileName = Path.GetFileName(ModelPath),
                         Path = ModelPath,
-                        Metadata = ModelMetadata.ToDictionary().ToDictionary(p => p.Key, p => p.Value),
+                        Metadata = ManifestMetadata(),
                     },
                     Metric = ModelMetadata.Metric,
                     Dimension = Dimension,
@@ -463,6 +588,17 @@ public sealed class ImageSearchIndex : IDisposable
                 }.Write(folder);
             });
         }
+    }
+
+    // The model's metadata; for a described model, plus its description, so Open feeds it the same way.
+    private Dictionary<string, string> ManifestMetadata()
+    {
+        var metadata = ModelMetadata.ToDictionary().ToDictionary(p => p.Key, p => p.Value);
+        if (_embedder.EncoderSource != EncoderDescriptionSource.Metadata)
+        {
+            metadata[EncoderDescriptionKey] = _embedder.Encoder.ToJson();
+        }
+        return metadata;
     }
 
     /// <summary>Label = the name of the folder holding the file (null for files directly in the gallery root).</summary>
@@ -477,8 +613,28 @@ public sealed class ImageSearchIndex : IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>Stops bulk adds in progress (after their current batch), waits for them and for searches and saves in
+    /// flight, then frees the model session and the graph.</remarks>
     public void Dispose()
     {
+        if (_operations.IsClosed)
+        {
+            return;
+        }
+        try
+        {
+            _disposing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // a concurrent Dispose got here first and has finished
+        }
+        if (!_operations.CloseAndWait())
+        {
+            return;
+        }
+        _disposing.Dispose();
+        _external?.Dispose();
         _embedder.Dispose();
         _graph.Dispose();
         lock (_exactLock)
@@ -488,17 +644,60 @@ public sealed class ImageSearchIndex : IDisposable
         }
     }
 
-    private IndexingReport Insert(ImageEmbeddingResult result, Func<int, (string Path, string? Label, IReadOnlyDictionary<string, string>? Metadata)> describe, Stopwatch watch)
+    /// <summary>
+    /// One bulk add: inserts each batch as soon as it is scored (under the writer lock, for that batch only), reports
+    /// progress to the caller's <see cref="IProgress{T}"/> directly and in order, and stops between batches when cancelled
+    /// or when the index is disposed; the batches inserted before stay in the index.
+    /// </summary>
+    private sealed class IndexingRun : IDisposable
     {
-        var skipped = result.Errors.Select(e => new SkippedImage(e.Source, e.Reason)).ToList();
-        int added = 0, replaced = 0;
+        private readonly ImageSearchIndex _index;
+        private readonly int _total;
+        private readonly Func<int, (string Path, string? Label, IReadOnlyDictionary<string, string>? Metadata)> _describe;
+        private readonly IProgress<IndexingProgress>? _progress;
+        private readonly CancellationTokenSource _cancel;
+        private int _added, _replaced, _skipped;
+
+        public IndexingRun(ImageSearchIndex index, int total, Func<int, (string, string?, IReadOnlyDictionary<string, string>?)> describe,
+            IProgress<IndexingProgress>? progress, CancellationToken cancellationToken)
+        {
+            _index = index;
+            _total = total;
+            _describe = describe;
+            _progress = progress;
+            _cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, index._disposing.Token);
+        }
+
+        public CancellationToken Token => _cancel.Token;
+
+        public void Insert(ImageEmbedder.ScoredBatch batch)
+        {
+            var (added, replaced, skipped) = _index.InsertBatch(batch, _describe);
+            _added += added;
+            _replaced += replaced;
+            _skipped += skipped;
+            _progress?.Report(new IndexingProgress(batch.Start + batch.Count, _total, _skipped));
+        }
+
+        public IndexingReport Report(ImageEmbeddingResult result, Stopwatch watch) =>
+            new(_added, _replaced, result.Errors.Select(e => new SkippedImage(e.Source, e.Reason)).ToList(), 0, watch.Elapsed);
+
+        public void Dispose() => _cancel.Dispose();
+    }
+
+    private (int Added, int Replaced, int Skipped) InsertBatch(ImageEmbedder.ScoredBatch scored,
+        Func<int, (string Path, string? Label, IReadOnlyDictionary<string, string>? Metadata)> describe)
+    {
+        int added = 0, replaced = 0, skipped = 0;
+        int dimension = Dimension;
         lock (_writeLock)
         {
-            var batch = new List<(long Key, ReadOnlyMemory<float> Vector)>(result.Count);
-            for (int i = 0; i < result.Count; i++)
+            var batch = new List<(long Key, ReadOnlyMemory<float> Vector)>(scored.Count);
+            for (int i = scored.Start; i < scored.Start + scored.Count; i++)
             {
-                if (!result.Succeeded(i))
+                if (scored.Failed(i))
                 {
+                    skipped++;
                     continue;
                 }
                 var (path, label, metadata) = describe(i);
@@ -513,11 +712,20 @@ public sealed class ImageSearchIndex : IDisposable
                     key = Interlocked.Increment(ref _nextKey) - 1;
                     added++;
                 }
-                float[] vector = result.GetVector(i);
-                _embeddings.Set(key, vector);
+                float[] vector = scored.Vectors.AsSpan(i * dimension, dimension).ToArray();
+                if (_external is null)
+                {
+                    _embeddings.Set(key, vector);
+                }
                 batch.Add((key, vector));
                 _items[key] = new IndexedImage(key, path, label, metadata);
                 _keysByPath[path] = key;
+            }
+            if (_external is not null)
+            {
+                // Records live in the vector store: neither the graph nor the raw embeddings are kept here.
+                _external.Upsert(batch.Select(b => (_items[b.Key], b.Vector)).ToList());
+                return (added, replaced, skipped);
             }
             _graph.AddRange(batch, Math.Max(1, Options.IndexingThreads));
             lock (_exactLock)
@@ -531,7 +739,7 @@ public sealed class ImageSearchIndex : IDisposable
                 }
             }
         }
-        return new IndexingReport(added, replaced, skipped, 0, watch.Elapsed);
+        return (added, replaced, skipped);
     }
 
     /// <summary>
@@ -605,7 +813,7 @@ public sealed class ImageSearchIndex : IDisposable
         try
         {
             using var stream = File.OpenRead(path);
-            records = JsonSerializer.Deserialize<List<ItemRecord>>(stream, IndexManifest.Json);
+            records = JsonSerializer.Deserialize(stream, SearchJsonContext.Default.ListItemRecord);
         }
         catch (JsonException e)
         {
@@ -634,7 +842,7 @@ public sealed class ImageSearchIndex : IDisposable
         return items;
     }
 
-    private sealed record ItemRecord(long Key, string Path, string? Label, Dictionary<string, string>? Metadata)
+    internal sealed record ItemRecord(long Key, string Path, string? Label, Dictionary<string, string>? Metadata)
     {
         public static ItemRecord From(IndexedImage item) =>
             new(item.Key, item.Path, item.Label, item.Metadata?.ToDictionary(p => p.Key, p => p.Value));

@@ -1,7 +1,5 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using ImageRetrieval.ML.Indexing;
 
 namespace ImageRetrieval.ML.Search;
@@ -16,7 +14,6 @@ internal sealed record IndexManifest
     public const string FileName = "manifest.json";
     public const string FormatName = "imageretrieval-index";
     public const int CurrentFormatVersion = 1;
-    private const long MaxManifestBytes = 16L << 20;
 
     public string Format { get; init; } = FormatName;
 
@@ -49,94 +46,17 @@ internal sealed record IndexManifest
     /// </summary>
     public string? Checksum { get; init; }
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        MaxDepth = 16,
-    };
-
-    private static readonly string ZeroChecksum = new('0', 64);
-
-    public void Write(string folder)
-    {
-        string path = Path.Combine(folder, FileName);
-        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(this with { Checksum = ZeroChecksum }, Json);
-        int at = ChecksumOffset(bytes, ZeroChecksum);
-        if (at < 0)
-        {
-            throw new InvalidOperationException("The manifest checksum placeholder was not serialized as expected.");
-        }
-        string hex = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        Encoding.ASCII.GetBytes(hex).CopyTo(bytes.AsSpan(at));
-        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-        stream.Write(bytes);
-        stream.Flush(flushToDisk: true);
-    }
-
-    /// <summary>Offset of the 64 hex digits of the last <c>"checksum": "…"</c> property holding <paramref name="value"/>, or -1.</summary>
-    private static int ChecksumOffset(ReadOnlySpan<byte> bytes, string value)
-    {
-        byte[] pattern = Encoding.ASCII.GetBytes("\"checksum\": \"" + value + "\"");
-        int at = bytes.LastIndexOf(pattern);
-        return at < 0 ? -1 : at + pattern.Length - 65;
-    }
-
-    private static void VerifyChecksum(byte[] bytes, string? checksum, string path)
-    {
-        if (checksum is null || checksum.Length != 64 || !checksum.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
-        {
-            throw new InvalidDataException($"'{path}' has no valid checksum (64 lower-case hex digits).");
-        }
-        int at = ChecksumOffset(bytes, checksum);
-        if (at < 0)
-        {
-            throw new InvalidDataException($"'{path}': its checksum cannot be located in the file (the manifest was edited or corrupted).");
-        }
-        byte[] zeroed = (byte[])bytes.Clone();
-        zeroed.AsSpan(at, 64).Fill((byte)'0');
-        string actual = Convert.ToHexStringLower(SHA256.HashData(zeroed));
-        if (!string.Equals(actual, checksum, StringComparison.Ordinal))
-        {
-            throw new InvalidDataException($"'{path}' does not match its own checksum (corrupted or edited).");
-        }
-    }
+    public void Write(string folder) =>
+        ManifestChecksum.WriteSealed(Path.Combine(folder, FileName), JsonSerializer.SerializeToUtf8Bytes(this with { Checksum = ManifestChecksum.Zero }, SearchJsonContext.Default.IndexManifest));
 
     /// <summary>Reads and validates the manifest of a version folder, and checks every listed file's size and SHA-256.</summary>
     /// <exception cref="InvalidDataException">The manifest is missing, malformed, from a newer format, or a file does not match it.</exception>
     public static IndexManifest Read(string folder)
     {
+        IndexManifest manifest = ManifestChecksum.Read(folder, FileName, SearchJsonContext.Default.IndexManifest, m => m.Checksum, "index manifest");
         string path = Path.Combine(folder, FileName);
-        if (!File.Exists(path))
-        {
-            throw new InvalidDataException($"Index version '{folder}' has no {FileName}.");
-        }
-        long length = new FileInfo(path).Length;
-        if (length > MaxManifestBytes)
-        {
-            throw new InvalidDataException($"'{path}' is {length} bytes; a manifest is at most {MaxManifestBytes}.");
-        }
-        byte[] bytes = File.ReadAllBytes(path);
-        IndexManifest? manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize<IndexManifest>(bytes, Json);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"'{path}' is not a valid index manifest: {e.Message}", e);
-        }
-        if (manifest is null)
-        {
-            throw new InvalidDataException($"'{path}' is empty.");
-        }
-        VerifyChecksum(bytes, manifest.Checksum, path);
         manifest.Validate(path);
-        foreach (var (name, entry) in manifest.Files)
-        {
-            entry.Verify(folder, name, path);
-        }
+        VerifyFiles(manifest.Files, folder, path, FileName);
         return manifest;
     }
 
@@ -166,12 +86,19 @@ internal sealed record IndexManifest
         {
             throw new InvalidDataException($"'{path}' lacks the index parameters or the file list.");
         }
-        foreach (string name in Files.Keys)
+    }
+
+    /// <summary>Checks that every listed file has a plain name (not the manifest's own) and the size and SHA-256 the manifest records.</summary>
+    /// <exception cref="InvalidDataException">A name is invalid, or a file is missing, truncated or changed.</exception>
+    internal static void VerifyFiles(IReadOnlyDictionary<string, FileEntry> files, string folder, string manifestPath, string manifestFileName)
+    {
+        foreach (var (name, entry) in files)
         {
-            if (name.Length == 0 || name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal) || name is "." or ".." || name == FileName)
+            if (name.Length == 0 || name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal) || name is "." or ".." || name == manifestFileName)
             {
-                throw new InvalidDataException($"'{path}' lists an invalid file name '{name}'.");
+                throw new InvalidDataException($"'{manifestPath}' lists an invalid file name '{name}'.");
             }
+            entry.Verify(folder, name, manifestPath);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using ImageRetrieval.ML.Models;
 using ImageRetrieval.Training.Onnx;
 using ImageRetrieval.Training.Onnx.Protobuf;
 using TorchSharp;
@@ -22,17 +23,17 @@ namespace ImageRetrieval.Training.Networks;
 /// </remarks>
 public static class ResNet18Weights
 {
-    /// <summary>NuGet package id that ships the model.</summary>
-    public const string PackageId = "Microsoft.ML.DnnImageFeaturizer.ResNet18";
+    /// <summary>NuGet package id that ships the model (<see cref="ResNet18FeaturizerPackage.PackageId"/>).</summary>
+    public const string PackageId = ResNet18FeaturizerPackage.PackageId;
 
     /// <summary>The package version pinned in <c>Directory.Packages.props</c>.</summary>
-    public const string PackageVersion = "0.23.1";
+    public const string PackageVersion = ResNet18FeaturizerPackage.PackageVersion;
 
     /// <summary>Path of the model inside the package folder.</summary>
-    public const string PathInPackage = "tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx";
+    public const string PathInPackage = ResNet18FeaturizerPackage.ModelPathInPackage;
 
     /// <summary>Path of ML.NET's companion preprocessing model inside the package folder.</summary>
-    public const string PreprocessPathInPackage = "tools/DnnImageModels/ResNetPrepOnnx/ResNetPreprocess.onnx";
+    public const string PreprocessPathInPackage = ResNet18FeaturizerPackage.PreprocessPathInPackage;
 
     private const int ConvCount = 22;
     private const int BatchNormCount = 22;
@@ -50,22 +51,16 @@ public static class ResNet18Weights
 
     /// <summary>
     /// Finds the package's <c>ResNet18.onnx</c>: next to the application (where the package's build props copy
-    /// it), under <c>$NUGET_PACKAGES</c>, or under <c>~/.nuget/packages</c>. Null when none exists.
+    /// it), under <c>$NUGET_PACKAGES</c>, or under <c>~/.nuget/packages</c> (<see cref="ResNet18FeaturizerPackage.Find"/>). Null when none exists.
     /// </summary>
-    public static string? FindPackagedModel() => FindPackagedFile(PathInPackage);
+    public static string? FindPackagedModel() => ResNet18FeaturizerPackage.Find(PathInPackage);
 
     /// <summary>
     /// Like <see cref="FindPackagedModel"/>, but a missing model is an error that names the package, its
     /// version and every path looked at.
     /// </summary>
     /// <exception cref="FileNotFoundException">No candidate path holds <c>ResNet18.onnx</c>.</exception>
-    public static string RequirePackagedModel() => RequirePackagedFile(PathInPackage);
-
-    internal static string RequirePackagedFile(string pathInPackage) =>
-        FindPackagedFile(pathInPackage) ?? throw new FileNotFoundException(
-            $"The ImageNet ResNet-18 weights were not found: the NuGet package {PackageId} {PackageVersion} ships them as '{pathInPackage}'. " +
-            $"Looked at: {string.Join(", ", CandidatePaths(pathInPackage))}. Restore the solution (dotnet restore) or set NUGET_PACKAGES to the packages folder holding it.",
-            Path.GetFileName(pathInPackage));
+    public static string RequirePackagedModel() => ResNet18FeaturizerPackage.Require(PathInPackage);
 
     /// <summary>
     /// A <c>resnet18</c> network that outputs the ImageNet backbone's 512 pooled features, L2-normalised,
@@ -106,28 +101,6 @@ public static class ResNet18Weights
         using var noGrad = torch.no_grad();
         head.weight!.copy_(torch.eye(ResNet18.FeatureWidth));
         head.bias!.zero_();
-    }
-
-    internal static string? FindPackagedFile(string pathInPackage) =>
-        CandidatePaths(pathInPackage).FirstOrDefault(File.Exists);
-
-    private static IEnumerable<string> CandidatePaths(string pathInPackage)
-    {
-        var candidates = new List<string>
-        {
-            Path.Combine(AppContext.BaseDirectory, pathInPackage["tools/".Length..]),
-        };
-        string? nugetRoot = Environment.GetEnvironmentVariable("NUGET_PACKAGES");
-        if (!string.IsNullOrEmpty(nugetRoot))
-        {
-            candidates.Add(Path.Combine(nugetRoot, PackageId.ToLowerInvariant(), PackageVersion, pathInPackage));
-        }
-        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        if (!string.IsNullOrEmpty(home))
-        {
-            candidates.Add(Path.Combine(home, ".nuget", "packages", PackageId.ToLowerInvariant(), PackageVersion, pathInPackage));
-        }
-        return candidates.Select(Path.GetFullPath);
     }
 
     /// <summary>

@@ -152,7 +152,8 @@ public class ImageEmbedderTests(EmbeddingFixture fixture) : IClassFixture<Embedd
         string path = Path.Combine(AppContext.BaseDirectory, "fixtures", "images", name);
         Assert.True(File.Exists(path), path);
         float[] expected = MLNetChain(fixture.ColourModel, [path])[0];
-        using var embedder = new ImageEmbedder(fixture.ColourModel);
+        // ML.NET's chain leaves premultiplied colours (transparency on black); the embedder composites onto white unless told otherwise.
+        using var embedder = new ImageEmbedder(fixture.ColourModel, new ImageEmbedderOptions { Background = RgbColor.Black });
         VectorAssert.Close(expected, embedder.Embed(path));
         VectorAssert.Close(expected, embedder.EmbedFiles([path])[0]);
     }
@@ -165,6 +166,26 @@ public class ImageEmbedderTests(EmbeddingFixture fixture) : IClassFixture<Embedd
         cts.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() => embedder.EmbedFiles(fixture.ImagePaths, cancellationToken: cts.Token));
         Assert.Equal(0, embedder.EmbedFiles([]).Count);
+    }
+
+    [Fact]
+    public void A_batch_scored_while_the_run_is_cancelled_is_still_handed_over()
+    {
+        using var embedder = new ImageEmbedder(fixture.GreyModel, new ImageEmbedderOptions { BatchSize = 4, DecodeParallelism = 1 });
+        using var cts = new CancellationTokenSource();
+        var delivered = new List<int>();
+        // Batch 2 is decoded while batch 1 is being scored; cancelling there must not throw batch 1's embeddings away.
+        void Decode(int index, Span<float> destination)
+        {
+            if (index == 8)
+            {
+                cts.Cancel();
+            }
+            destination.Fill(index / 100f);
+        }
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            embedder.Run(20, i => "#" + i, Decode, null, batch => delivered.Add(batch.Start), cts.Token));
+        Assert.Equal([0, 4], delivered);
     }
 
     [Fact]

@@ -31,6 +31,22 @@ public class NativeStackTests
     }
 
     [Fact]
+    public void The_CPU_build_of_ONNX_Runtime_is_loaded_and_a_GPU_request_falls_back_instead_of_failing()
+    {
+        // The runtime package ships Microsoft.ML.OnnxRuntime (CPU); an application opting into the GPU build gets CUDA.
+        Assert.DoesNotContain("CUDAExecutionProvider", OrtEnv.Instance().GetAvailableProviders());
+        // What ML.NET's ApplyOnnxModel(gpuDeviceId, fallbackToCpu: true) runs into with this build (PLATFORM.md): no CUDA
+        // entry point. The library's probe turns it into a CPU fallback with the reason, for the embedder and the estimators.
+        using (var options = new SessionOptions())
+        {
+            Assert.Throws<EntryPointNotFoundException>(() => options.AppendExecutionProvider_CUDA(0));
+        }
+        var provider = ImageRetrieval.ML.Embedding.ExecutionProviders.Resolve(0, fallbackToCpu: true);
+        Assert.Equal("CPUExecutionProvider", provider.Name);
+        Assert.StartsWith("EntryPointNotFoundException", provider.FallbackReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MLNet_loads_resizes_and_extracts_pixels_of_a_real_png()
     {
         using var temp = new TempDirectory();

@@ -27,6 +27,11 @@ public class HostileImageTests
         { "exif-rotated.jpg", true },
         { "header-only.jpg", false },
         { "garbage-after-header.jpg", true }, // libjpeg conceals corrupt scan data (documented in docs/reliability.md)
+        { "orientation-6.jpg", true },
+        { "lossless.webp", true },
+        { "interlaced.png", true },
+        { "photo.heic", false },
+        { "photo.tiff", false },
     };
 
     [Theory]

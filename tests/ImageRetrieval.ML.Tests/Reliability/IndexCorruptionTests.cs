@@ -104,7 +104,7 @@ public class IndexCorruptionTests(SavedIndexFixture fixture) : IClassFixture<Sav
         string folder = IndexDirectory.OpenCurrent(directory);
         editFiles?.Invoke(folder);
         string path = Path.Combine(folder, IndexManifest.FileName);
-        var manifest = JsonSerializer.Deserialize<IndexManifest>(File.ReadAllBytes(path), IndexManifest.Json)!;
+        var manifest = JsonSerializer.Deserialize(File.ReadAllBytes(path), SearchJsonContext.Default.IndexManifest)!;
         var files = manifest.Files.Keys.ToDictionary(n => n, n => IndexManifest.Describe(Path.Combine(folder, n)));
         manifest = manifest with { Files = files };
         manifest = edit?.Invoke(manifest) ?? manifest;

@@ -1,3 +1,4 @@
+using ImageRetrieval.Onnx;
 using ImageRetrieval.ML.Models;
 using ImageRetrieval.Training.Networks;
 using ImageRetrieval.Training.Onnx;

@@ -22,7 +22,7 @@ internal static class Parity
         string? directory = typeof(Parity).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .FirstOrDefault(a => a.Key == "ResNet18PackageDirectory")?.Value;
         string? path = !string.IsNullOrEmpty(directory) ? Path.Combine(directory, pathInPackage) : null;
-        path = path is not null && File.Exists(path) ? path : ResNet18Weights.FindPackagedFile(pathInPackage);
+        path = path is not null && File.Exists(path) ? path : ImageRetrieval.ML.Models.ResNet18FeaturizerPackage.Find(pathInPackage);
         return path ?? throw new FileNotFoundException(
             $"'{pathInPackage}' of NuGet package {ResNet18Weights.PackageId} {ResNet18Weights.PackageVersion} was not found; restore the test project.");
     }

@@ -1,13 +1,16 @@
 using Google.Protobuf;
 using ImageRetrieval.IO;
-using ImageRetrieval.Training.Onnx.Protobuf;
 
-namespace ImageRetrieval.Training.Onnx;
+namespace ImageRetrieval.Onnx;
 
-/// <summary>Reading and writing ONNX model files through the protoc-generated types (internal).</summary>
+/// <summary>
+/// Reading and writing ONNX model files through the protoc-generated types (internal; compiled into each assembly that
+/// imports OnnxProtobuf.targets, which also makes that assembly's protobuf namespace a global using).
+/// </summary>
 internal static class OnnxSchema
 {
     /// <summary>Parses an ONNX model file.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a parseable ONNX model.</exception>
     public static ModelProto ReadModel(string path)
     {
