@@ -33,7 +33,7 @@ internal static class ResNetThroughput
             return 2;
         }
 
-        torch.set_num_threads(threads);
+        ImageRetrieval.Training.Runtime.TorchRuntime.SetThreads(threads);
         torch.random.manual_seed(1);
         Console.WriteLine($"ResNet-18 (blocks {string.Join(",", ResNet18.BlocksPerStage)}, 512->128 head), batch {batch}, {threads} threads, Adam lr 1e-4, triplet loss; {warmup} warm-up + {steps} timed steps per size");
         Console.WriteLine($"load average at start: {LoadAverage()}");
@@ -43,7 +43,7 @@ internal static class ResNetThroughput
         {
             using var network = NetworkFactory.Create(ResNet18Weights.CreateSpec(side, side, 128));
             network.train();
-            using var optimizer = optim.Adam(network.parameters(), 1e-4);
+            using var optimizer = new ImageRetrieval.Training.SafeOptimizers.Adam(network.parameters(), 1e-4);
             var seconds = new List<double>();
             var cpuSeconds = new List<double>();
             using var process = Process.GetCurrentProcess();

@@ -11,15 +11,17 @@ namespace ImageRetrieval.Benchmarks;
 
 /// <summary>
 /// Where one triplet-training step spends its time: forward, distances + mining, loss, backward, Adam —
-/// the training loop's own calls, on one real P×K batch of Fashion-MNIST training images, medians over
-/// the timed steps (not BenchmarkDotNet: one step is ~0.1–1 s of libtorch work).
-/// <c>dotnet run -c Release --project bench/ImageRetrieval.Benchmarks -- training-step-profile [--arch classic] [--miner batch-all] [--p 10] [--k 25] [--threads 1] [--steps 20] [--warmup 3]</c>
+/// the training loop's own calls (the network of NetworkFactory, SafeOptimizers.Adam, the process set up by
+/// TorchRuntime), on one real batch of Fashion-MNIST training images, medians over the timed steps (not
+/// BenchmarkDotNet: one step is ~0.05–1 s of libtorch work). A P×K batch for the in-batch miners; with
+/// <c>--miner random</c>, the classic recipe's batch of P·K whole-dataset random triplets (3·P·K images).
+/// <c>dotnet run -c Release --project bench/ImageRetrieval.Benchmarks -- training-step-profile [--arch classic] [--miner batch-all] [--p 10] [--k 25] [--margin 0.2] [--threads 1] [--steps 20] [--warmup 3]</c>
 /// </summary>
 internal static class TrainingStepProfile
 {
     public const string Command = "training-step-profile";
 
-    private static readonly string[] Phases = ["forward", "distances + mining", "loss", "backward", "adam"];
+    private static readonly string[] Phases = ["forward", "distances + mining", "loss", "zero_grad + backward", "adam"];
 
     public static int Run(string[] args)
     {
@@ -30,11 +32,15 @@ internal static class TrainingStepProfile
         int threads = int.Parse(ResNetThroughput.Option(args, "--threads", "1"), CultureInfo.InvariantCulture);
         int steps = int.Parse(ResNetThroughput.Option(args, "--steps", "20"), CultureInfo.InvariantCulture);
         int warmup = int.Parse(ResNetThroughput.Option(args, "--warmup", "3"), CultureInfo.InvariantCulture);
-        torch.set_num_threads(threads);
+        float margin = float.Parse(ResNetThroughput.Option(args, "--margin", strategy == TripletMiningStrategy.Random ? "1.0" : "0.2"), CultureInfo.InvariantCulture);
+        ImageRetrieval.Training.Runtime.TorchRuntime.SetThreads(threads);
         torch.random.manual_seed(1);
 
         var train = FashionMnist.Load(FashionMnist.Split.Train, maxItems: 10_000);
-        int[] indices = new PKBatchSampler(train.Labels, p, k).Epoch(1).First();
+        IBatchSampler sampler = strategy == TripletMiningStrategy.Random
+            ? new RandomTripletSampler(train.Labels, p * k)
+            : new PKBatchSampler(train.Labels, p, k);
+        int[] indices = sampler.Epoch(1).First();
         var pixels = new float[indices.Length * train.ImageSize];
         for (int i = 0; i < indices.Length; i++)
         {
@@ -48,9 +54,9 @@ internal static class TrainingStepProfile
         using var labels = torch.tensor(indices.Select(i => (long)train.Labels[i]).ToArray());
         using var network = NetworkFactory.Create(new NetworkSpec(arch, 1, 28, 28, 64, [72.9f], [90.0f]));
         network.train();
-        var optimizer = torch.optim.Adam(network.parameters(), lr: 1e-3);
-        ITripletMiner miner = TripletMiners.Create(strategy, 0.2f);
-        var loss = new TripletMarginLoss(0.2f);
+        var optimizer = new ImageRetrieval.Training.SafeOptimizers.Adam(network.parameters(), 1e-3);
+        ITripletMiner miner = TripletMiners.Create(strategy, margin);
+        var loss = new TripletMarginLoss(margin);
 
         var timings = Phases.Select(_ => new List<double>()).ToArray();
         var watch = new Stopwatch();
@@ -82,7 +88,8 @@ internal static class TrainingStepProfile
 
         double[] medians = timings.Select(Median).ToArray();
         double total = medians.Sum();
-        Console.WriteLine($"{arch}, {strategy}, P×K = {p}×{k} ({indices.Length} images), {threads} thread(s); {warmup} warm-up + {steps} timed steps, medians");
+        Console.WriteLine($"{arch}, {strategy}, P×K = {p}×{k} ({indices.Length} images), margin {margin.ToString(CultureInfo.InvariantCulture)}, {threads} thread(s); {warmup} warm-up + {steps} timed steps, medians");
+        Console.WriteLine($"runtime: {ImageRetrieval.Training.Runtime.TorchRuntime.Initialize().Description}");
         Console.WriteLine($"load average at start: {ResNetThroughput.LoadAverage()}");
         Console.WriteLine("| phase | median ms | share |");
         Console.WriteLine("|---|---:|---:|");

@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""PyTorch reference of ImageRetrieval's classic triplet recipe on Fashion-MNIST.
+"""PyTorch mirror of ImageRetrieval's own training loop on Fashion-MNIST — this project's VARIANT of the classic
+recipe, not the recipe as its authors wrote it (that is classic_recipe.py, the peer of issue 19's comparison).
+It embeds a whole batch in one forward pass, mines on one distance matrix, and augments each image in a Python
+loop inside the timed loop, which makes it slower than the recipe as written. Kept for compare.sh and for the
+shared pieces (network, data loading, metrics) that classic_recipe.py and batch_all_recipe.py import.
 
 Same network (NetworkFactory "classic"), same input normalisation (train mean/std inside the
 network, L2-normalised output), same P x K batches, same batch-all / batch-hard mining on one

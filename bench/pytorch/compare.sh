@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the classic recipe in TorchSharp (imgret train) and in PyTorch (classic_reference.py) with the
-# same settings, one after the other, and prints both JSON lines and the TorchSharp/PyTorch ratios.
+# Runs this project's loop in TorchSharp (imgret train) and its PyTorch mirror (classic_reference.py, this
+# project's variant of the recipe: per-image augmentation in Python inside the timed loop) with the same
+# settings, one after the other, and prints both JSON lines and the TorchSharp/PyTorch ratios.
+# For the comparison against the recipe as written, and the vectorised batch-all, use side_by_side.sh.
 #
 #   bench/pytorch/compare.sh [EPOCHS] [LIMIT] [VALIDATION_LIMIT] [THREADS]
 #   MINER=random bench/pytorch/compare.sh ...   # the classic recipe proper: whole-dataset random triplets,

@@ -1,6 +1,7 @@
 using ImageRetrieval.Datasets;
 using ImageRetrieval.Training.Augmentation;
 using ImageRetrieval.Training.Networks;
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -99,7 +100,7 @@ internal static class TrainingInputs
             var input = torch.tensor(set.Pixels.Slice(start * set.ImageSize, count * set.ImageSize).ToArray(), [count, set.Channels, set.Height, set.Width])
                 .to_type(ScalarType.Float32);
             var resized = nn.functional.interpolate(input, [height, width], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)
-                .round().clamp(0, 255).to_type(ScalarType.Byte).contiguous();
+                .round().ClampInPlace(0, 255).to_type(ScalarType.Byte).contiguous();
             resized.data<byte>().ToArray().CopyTo(pixels.AsSpan(start * outSize, count * outSize));
         }
         return new LabeledImageSet(set.Name, pixels, set.Labels.ToArray(), set.Channels, height, width, set.ClassNames);

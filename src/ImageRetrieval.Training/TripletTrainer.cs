@@ -5,6 +5,7 @@ using ImageRetrieval.Training.Checkpoints;
 using ImageRetrieval.Training.Losses;
 using ImageRetrieval.Training.Mining;
 using ImageRetrieval.Training.Networks;
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using OptimizerHelper = TorchSharp.Modules.OptimizerHelper;
 using TripletMarginLoss = ImageRetrieval.Training.Losses.TripletMarginLoss;
@@ -65,10 +66,7 @@ public static class TripletTrainer
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (options.Threads > 0)
-        {
-            torch.set_num_threads(options.Threads);
-        }
+        TorchRuntime.SetThreads(options.Threads);
 
         EmbeddingNetwork network;
         CheckpointInfo info;
@@ -120,7 +118,7 @@ public static class TripletTrainer
             IBatchSampler sampler = recipe.Miner == TripletMiningStrategy.Random
                 ? new RandomTripletSampler(train.Labels, recipe.ClassesPerBatch * recipe.SamplesPerClass)
                 : new PKBatchSampler(train.Labels, Math.Min(recipe.ClassesPerBatch, train.CountPerClass().Count(c => c > 0)), recipe.SamplesPerClass);
-            var optimizer = torch.optim.Adam(network.parameters().Where(p => p.requires_grad), lr: recipe.LearningRate, weight_decay: recipe.WeightDecay);
+            var optimizer = new SafeOptimizers.Adam(network.parameters().Where(p => p.requires_grad), recipe.LearningRate, recipe.WeightDecay);
             if (recipe.ResumeFrom is not null)
             {
                 CheckpointFile.TryLoadOptimizer(recipe.ResumeFrom, optimizer);
@@ -215,7 +213,7 @@ public static class TripletTrainer
         Func<double> budgetFraction)
     {
         // Every epoch is seeded on its own, so a resumed run draws the same batches as an uninterrupted one.
-        int epochSeed = HashCode.Combine(recipe.Seed, epoch);
+        int epochSeed = EpochSeed(recipe.Seed, epoch);
         torch.random.manual_seed(epochSeed);
         var random = new Random(epochSeed);
         double learningRate = recipe.LearningRateAt(epoch);
@@ -292,6 +290,19 @@ public static class TripletTrainer
         double seconds = watch.Elapsed.TotalSeconds;
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
         return new EpochSummary(epoch + 1, lossSum / batches, activeFractionSum / batches, tripletSum / batches, learningRate, seconds, images / seconds, cpuSeconds, null, assemblySeconds, statistics.Mean());
+    }
+
+    /// <summary>
+    /// The seed of one epoch, a fixed function of the run's seed and the epoch number (SplitMix64's finaliser), so
+    /// the same command draws the same batches in every process. <c>HashCode.Combine</c>, used before, is seeded
+    /// randomly per process: two runs of one command, or a run resumed in a new process, drew different batches.
+    /// </summary>
+    internal static int EpochSeed(int seed, int epoch)
+    {
+        ulong z = unchecked(((ulong)(uint)seed << 32 | (uint)epoch) + 0x9E3779B97F4A7C15UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return unchecked((int)(z ^ (z >> 31)));
     }
 
     /// <summary>Per-channel mean and standard deviation of 0–255 pixel values.</summary>

@@ -155,6 +155,32 @@ public class TripletTrainerTests
         var error = Assert.Throws<ArgumentException>(() => TripletTrainer.Train(TrainingData.Train, other, Quick(TripletMiningStrategy.BatchAll)));
         Assert.Contains("3x28x28", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Epoch_seeds_are_the_same_in_every_process()
+    {
+        // Fixed values: a per-process randomised hash (HashCode.Combine) would make them change from run to run.
+        Assert.Equal(-1551761096, TripletTrainer.EpochSeed(1, 0));
+        Assert.Equal(-44460689, TripletTrainer.EpochSeed(1, 1));
+        Assert.Equal(-721913261, TripletTrainer.EpochSeed(5, 3));
+    }
+
+    [Theory]
+    [InlineData(NetworkFactory.ConvNet, TripletMiningStrategy.BatchAll)]
+    [InlineData(NetworkFactory.Classic, TripletMiningStrategy.Random)]
+    public void Training_survives_garbage_collections_on_other_threads(string architecture, TripletMiningStrategy miner)
+    {
+        // The CI failure of issue 19 ("Unknown scalar type" in BatchNorm.forward): TorchSharp Scalars freed by the
+        // finalizer during native calls. Every scalar the training step hands to libtorch must outlive its call.
+        var options = Quick(miner) with { Architecture = architecture, Epochs = 1, SamplesPerClass = 4, Threads = 1 };
+        TrainingResult result;
+        using (new Platform.GarbageCollectionPressure())
+        {
+            result = TripletTrainer.Train(TrainingData.Train.Take(600), null, options);
+        }
+        using var network = result.Network;
+        Assert.True(double.IsFinite(result.Info.History[0].Loss));
+    }
 }
 
 /// <summary>An IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>

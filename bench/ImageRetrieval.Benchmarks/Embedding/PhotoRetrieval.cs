@@ -46,7 +46,7 @@ internal static class PhotoRetrieval
         // The head's matrices are small: on this shared machine 2 libtorch threads spent ~15x longer per step than 1
         // (OpenMP workers waiting for each other under load), so the head trains on one thread unless told otherwise.
         int torchThreads = int.Parse(Arg("--torch-threads", "1"), CultureInfo.InvariantCulture);
-        torch.set_num_threads(torchThreads);
+        ImageRetrieval.Training.Runtime.TorchRuntime.SetThreads(torchThreads);   // with the process settings (malloc thresholds, OMP_WAIT_POLICY=PASSIVE)
 
         var (queryFiles, queryClasses) = Folder(Path.Combine(root, "queries"));
         var (galleryFiles, galleryClasses) = Folder(Path.Combine(root, "gallery"));

@@ -55,9 +55,9 @@ internal static class EvalCommand
             {
                 throw new ArgumentException("Pass exactly one of --checkpoint (a training checkpoint), --model (an ONNX model), --pretrained-features (ImageNet ResNet-18, no training) or --raw-pixels.");
             }
-            if (threadCount > 0 && (checkpointPath is not null || imageNet))
+            if (checkpointPath is not null || imageNet)
             {
-                TorchSharp.torch.set_num_threads(threadCount);
+                ImageRetrieval.Training.Runtime.TorchRuntime.SetThreads(threadCount);
             }
             using IEmbeddingSource source = checkpointPath is not null ? new CheckpointEmbeddingSource(checkpointPath)
                 : modelPath is not null ? new OnnxEmbeddingSource(ModelArgument.Resolve(modelPath), threadCount > 0 ? threadCount : 1)

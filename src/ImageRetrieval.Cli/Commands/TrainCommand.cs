@@ -103,6 +103,7 @@ internal static class TrainCommand
             imagesPerSecond,
             tripletsPerSecond,
             history.Sum(h => h.BatchAssemblySeconds) / Math.Max(1e-9, trainSeconds),
+            ImageRetrieval.Training.Runtime.TorchRuntime.Description,
             history.Select(h => h.ImagesPerSecond * h.Seconds / h.CpuSeconds).Order().ElementAt(history.Count / 2),
             validation?.QueryCount,
             validation?.PrecisionAt1,
@@ -124,7 +125,7 @@ internal static class TrainCommand
     internal sealed record TrainJson(string? Checkpoint, string? Model, [property: JsonPropertyName("onnx_max_abs_diff")] float? OnnxMaxAbsDiff, string Dataset,
         int SkippedFiles, string Architecture, bool Pretrained, string Augmentation, int InputSize, long TrainableParameters, int EmbeddingDimension,
         string Miner, int Epochs, double Loss, double TrainSeconds, double ImagesPerSecond, double TripletsPerSecond, double BatchAssemblyFraction,
-        double ImagesPerCpuSecond, int? QueryCount, [property: JsonPropertyName("p_at_1")] double? PAt1, [property: JsonPropertyName("recall_at_1")] double? RecallAt1,
+        string Runtime, double ImagesPerCpuSecond, int? QueryCount, [property: JsonPropertyName("p_at_1")] double? PAt1, [property: JsonPropertyName("recall_at_1")] double? RecallAt1,
         [property: JsonPropertyName("recall_at_5")] double? RecallAt5, [property: JsonPropertyName("recall_at_10")] double? RecallAt10, double? MapAtR,
         int InputChannels, string Validation, bool StoppedEarly, double? ViolatingFraction, double? WrongOrderFraction, double? MeanPositiveDistance,
         double? MeanNegativeDistance, double? Spread);

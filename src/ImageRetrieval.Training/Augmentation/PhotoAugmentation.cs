@@ -1,4 +1,5 @@
 using ImageRetrieval.Datasets;
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -133,7 +134,7 @@ public sealed class PhotoAugmentation
             }
             outputs[i] = Jitter(image, random);
         }
-        Tensor result = torch.cat(outputs, 0).clamp_(0, 255);
+        Tensor result = torch.cat(outputs, 0).ClampInPlace(0, 255);
         return result.MoveToOuterDisposeScope();
     }
 
@@ -162,7 +163,7 @@ public sealed class PhotoAugmentation
         using var _ = torch.no_grad();
         Tensor resized = Resize(batch.to_type(ScalarType.Float32), newHeight, newWidth);
         int top = (newHeight - s) / 2, left = (newWidth - s) / 2;
-        Tensor result = resized.narrow(2, top, s).narrow(3, left, s).contiguous().clamp_(0, 255);
+        Tensor result = resized.narrow(2, top, s).narrow(3, left, s).contiguous().ClampInPlace(0, 255);
         return result.MoveToOuterDisposeScope();
     }
 
@@ -244,7 +245,7 @@ public sealed class PhotoAugmentation
             double factor = Math.Max(0, 1 - strength) + (random.NextDouble() * 2 * strength);
             image = which switch
             {
-                0 => (image * factor).clamp_(0, 255),
+                0 => image.Times(factor).ClampInPlace(0, 255),
                 1 => Blend(image, Grey(image).mean(), factor),
                 _ => image.shape[1] == 3 ? Blend(image, Grey(image), factor) : image,
             };
@@ -254,12 +255,12 @@ public sealed class PhotoAugmentation
 
     // image * factor + other * (1 - factor), clamped: torchvision's _blend.
     private static Tensor Blend(Tensor image, Tensor other, double factor) =>
-        ((image * factor) + (other * (1 - factor))).clamp_(0, 255);
+        image.Times(factor).Plus(other.Times(1 - factor)).ClampInPlace(0, 255);
 
     // ITU-R 601 luma, as torchvision's rgb_to_grayscale: [1, 1, H, W].
     private static Tensor Grey(Tensor image) =>
         image.shape[1] == 3
-            ? (image[.., 0..1] * 0.299f) + (image[.., 1..2] * 0.587f) + (image[.., 2..3] * 0.114f)
+            ? image[.., 0..1].Times(0.299f).Plus(image[.., 1..2].Times(0.587f)).Plus(image[.., 2..3].Times(0.114f))
             : image;
 
     private static Tensor Resize(Tensor image, int height, int width)

@@ -1,4 +1,5 @@
 using ImageRetrieval.Training.Mining;
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -49,24 +50,24 @@ internal sealed class TripletMarginLoss
         if (count == 0)
         {
             // Zero that still belongs to the graph, so backward() works on an all-easy batch.
-            return new TripletLossValue((distances.sum() * 0).MoveToOuterDisposeScope(), 0, 0);
+            return new TripletLossValue(distances.sum().mul(ScalarOps.Zero).MoveToOuterDisposeScope(), 0, 0);
         }
         long b = distances.shape[1];
         var flat = distances.flatten();
-        var dap = flat.index_select(0, triplets.Anchors * b + triplets.Positives);
-        var dan = flat.index_select(0, triplets.Anchors * b + triplets.Negatives);
+        var dap = flat.index_select(0, triplets.Anchors.Times(b).Plus(triplets.Positives));
+        var dan = flat.index_select(0, triplets.Anchors.Times(b).Plus(triplets.Negatives));
         if (SoftMargin)
         {
             var soft = nn.functional.softplus(dap - dan);
             return new TripletLossValue(soft.mean().MoveToOuterDisposeScope(), count, count);
         }
-        var hinge = (dap - dan + Margin).relu();
+        var hinge = (dap - dan).Plus(Margin).relu();
         long active;
         using (torch.no_grad())
         {
-            active = hinge.gt(0).sum().item<long>();
+            active = hinge.gt(ScalarOps.Zero).sum().item<long>();
         }
-        var loss = active == 0 ? hinge.sum() : hinge.sum() / active;
+        var loss = active == 0 ? hinge.sum() : hinge.sum().DividedBy(active);
         return new TripletLossValue(loss.MoveToOuterDisposeScope(), count, active);
     }
 }

@@ -1,4 +1,5 @@
 using ImageRetrieval.ML.Indexing;
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,8 +19,8 @@ internal static class PairwiseDistances
         var similarity = embeddings.matmul(embeddings.t());
         Tensor result = distance switch
         {
-            TripletDistance.Euclidean => (2 - 2 * similarity).clamp_min(1e-12).sqrt(),
-            TripletDistance.Cosine => 1 - similarity,
+            TripletDistance.Euclidean => similarity.Times(2.0).SubtractedFrom(2.0).AtLeast(1e-12).sqrt(),
+            TripletDistance.Cosine => similarity.SubtractedFrom(1.0),
             _ => throw new ArgumentOutOfRangeException(nameof(distance), distance, "Unknown distance."),
         };
         return result.MoveToOuterDisposeScope();

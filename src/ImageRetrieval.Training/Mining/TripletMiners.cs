@@ -1,3 +1,4 @@
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -113,8 +114,8 @@ internal sealed class BatchHardMiner : TripletMinerBase
     protected override TripletIndices Mine(Tensor distances, Tensor positive, Tensor negative)
     {
         var anchors = ValidAnchors(positive, negative);
-        var hardestPositive = distances.masked_fill(positive.logical_not(), float.NegativeInfinity).argmax(1);
-        var hardestNegative = distances.masked_fill(negative.logical_not(), float.PositiveInfinity).argmin(1);
+        var hardestPositive = distances.FilledWhere(positive.logical_not(), double.NegativeInfinity).argmax(1);
+        var hardestNegative = distances.FilledWhere(negative.logical_not(), double.PositiveInfinity).argmin(1);
         return new TripletIndices(anchors, hardestPositive.index_select(0, anchors), hardestNegative.index_select(0, anchors));
     }
 }
@@ -137,11 +138,11 @@ internal sealed class BatchAllMiner(float margin) : TripletMinerBase
         // Each anchor's positives first (mask value 1), padding after (value 0).
         var (flags, positiveIndex) = positive.to_type(ScalarType.Float32).topk((int)maxPositives, dim: 1);   // [B, Pmax]
         var dap = distances.gather(1, positiveIndex);                                                      // [B, Pmax]
-        var violation = (dap.unsqueeze(2) - distances.unsqueeze(1) + margin).gt(0);                        // [B, Pmax, B]
-        var valid = flags.gt(0).unsqueeze(2).logical_and(negative.unsqueeze(1)).logical_and(violation);
+        var violation = (dap.unsqueeze(2) - distances.unsqueeze(1)).PlusInPlace(margin).GreaterThan(0);       // [B, Pmax, B]
+        var valid = flags.GreaterThan(0).unsqueeze(2).logical_and(negative.unsqueeze(1)).logical_and(violation);
         var triplets = valid.nonzero();                                                                    // [T, 3]: a, j, n
         var a = triplets[.., 0].contiguous();
-        var p = positiveIndex.flatten().index_select(0, a * maxPositives + triplets[.., 1]);
+        var p = positiveIndex.flatten().index_select(0, a.Times(maxPositives).Plus(triplets[.., 1]));
         return new TripletIndices(a, p, triplets[.., 2].contiguous());
     }
 }
@@ -165,11 +166,11 @@ internal sealed class SemiHardMiner : TripletMinerBase
         var a = pairs[.., 0].contiguous();
         var p = pairs[.., 1].contiguous();
         var rows = d.index_select(0, a);                       // [P, B]
-        var dap = d.flatten().index_select(0, a * d.shape[1] + p).unsqueeze(1);
+        var dap = d.flatten().index_select(0, a.Times(d.shape[1]).Plus(p)).unsqueeze(1);
         var negativeRows = negative.index_select(0, a);
         var outside = negativeRows.logical_and(rows.gt(dap));
-        var closestOutside = rows.masked_fill(outside.logical_not(), float.PositiveInfinity).argmin(1);
-        var farthest = rows.masked_fill(negativeRows.logical_not(), float.NegativeInfinity).argmax(1);
+        var closestOutside = rows.FilledWhere(outside.logical_not(), double.PositiveInfinity).argmin(1);
+        var farthest = rows.FilledWhere(negativeRows.logical_not(), double.NegativeInfinity).argmax(1);
         var n = torch.where(outside.any(1), closestOutside, farthest);
         return new TripletIndices(a, p, n);
     }
@@ -192,6 +193,6 @@ internal sealed class RandomTripletMiner : TripletMinerBase
         }
         long t = rows / 3;
         var a = torch.arange(t, dtype: ScalarType.Int64, device: distances.device);
-        return new TripletIndices(a, a + t, a + (2 * t));
+        return new TripletIndices(a, a.Plus(t), a.Plus(2 * t));
     }
 }

@@ -1,3 +1,4 @@
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,6 +30,7 @@ public static class NetworkFactory
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
+        TorchRuntime.Initialize();
         Sequential features = spec.Architecture switch
         {
             Classic => BuildClassic(spec),
@@ -52,10 +54,10 @@ public static class NetworkFactory
         return nn.Sequential(
             ("conv1", nn.Conv2d(spec.Channels, 32, 5)),
             ("prelu1", nn.PReLU(1)),
-            ("pool1", nn.MaxPool2d(2)),
+            ("pool1", new ChannelsLastMaxPool2d(2)),
             ("conv2", nn.Conv2d(32, 64, 5)),
             ("prelu2", nn.PReLU(1)),
-            ("pool2", nn.MaxPool2d(2)),
+            ("pool2", new ChannelsLastMaxPool2d(2)),
             ("flatten", nn.Flatten()),
             ("fc1", nn.Linear(64L * h * w, 256)),
             ("prelu3", nn.PReLU(1)),
@@ -77,13 +79,13 @@ public static class NetworkFactory
             {
                 string name = $"s{stage + 1}c{conv + 1}";
                 layers.Add((name, nn.Conv2d(inChannels, widths[stage], 3, padding: 1, bias: false)));
-                layers.Add((name + "bn", nn.BatchNorm2d(widths[stage])));
+                layers.Add((name + "bn", new SafeBatchNorm2d(widths[stage])));
                 layers.Add((name + "relu", nn.ReLU()));
                 inChannels = widths[stage];
             }
             if (stage < widths.Length - 1)
             {
-                layers.Add(($"pool{stage + 1}", nn.MaxPool2d(2)));
+                layers.Add(($"pool{stage + 1}", new ChannelsLastMaxPool2d(2)));
             }
         }
         layers.Add(("gap", nn.AdaptiveAvgPool2d(1)));

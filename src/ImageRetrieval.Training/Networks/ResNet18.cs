@@ -1,3 +1,4 @@
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,35 +13,35 @@ namespace ImageRetrieval.Training.Networks;
 internal sealed class ResidualBlock : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly SafeBatchNorm2d bn1;
     private readonly ReLU relu;
     private readonly Conv2d conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly SafeBatchNorm2d bn2;
     private readonly Sequential? downsample;
 
     public ResidualBlock(long inChannels, long outChannels, long stride) : base(nameof(ResidualBlock))
     {
         conv1 = nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false);
-        bn1 = nn.BatchNorm2d(outChannels);
+        bn1 = new SafeBatchNorm2d(outChannels);
         relu = nn.ReLU();
         conv2 = nn.Conv2d(outChannels, outChannels, 3, stride: 1, padding: 1, bias: false);
-        bn2 = nn.BatchNorm2d(outChannels);
+        bn2 = new SafeBatchNorm2d(outChannels);
         if (stride != 1 || inChannels != outChannels)
         {
             downsample = nn.Sequential(
                 ("0", nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false)),
-                ("1", nn.BatchNorm2d(outChannels)));
+                ("1", new SafeBatchNorm2d(outChannels)));
         }
         RegisterComponents();
     }
 
     public Conv2d Conv1 => conv1;
 
-    public BatchNorm2d Bn1 => bn1;
+    public SafeBatchNorm2d Bn1 => bn1;
 
     public Conv2d Conv2 => conv2;
 
-    public BatchNorm2d Bn2 => bn2;
+    public SafeBatchNorm2d Bn2 => bn2;
 
     /// <summary>The 1×1 conv + BN shortcut, or null for the identity shortcut.</summary>
     public Sequential? Downsample => downsample;
@@ -51,7 +52,7 @@ internal sealed class ResidualBlock : nn.Module<Tensor, Tensor>
         var x = relu.forward(bn1.forward(conv1.forward(input)));
         x = bn2.forward(conv2.forward(x));
         var identity = downsample is null ? input : downsample.forward(input);
-        return relu.forward(x + identity).MoveToOuterDisposeScope();
+        return relu.forward(x.Plus(identity)).MoveToOuterDisposeScope();
     }
 }
 
@@ -91,7 +92,7 @@ internal static class ResNet18
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>
         {
             ("conv1", nn.Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false)),
-            ("bn1", nn.BatchNorm2d(64)),
+            ("bn1", new SafeBatchNorm2d(64)),
             ("relu", nn.ReLU()),
             ("maxpool", nn.MaxPool2d(3, stride: 2, padding: 1)),
         };

@@ -157,7 +157,7 @@ public static class ResNet18Weights
                 case Conv2d conv:
                     ImportConv(node, conv, path == "features.conv1", initializers, where);
                     break;
-                case BatchNorm2d bn:
+                case BatchNorm bn:
                     ImportBatchNorm(node, bn, initializers, where);
                     break;
             }
@@ -245,7 +245,7 @@ public static class ResNet18Weights
         conv.weight!.copy_(tensor);
     }
 
-    private static void ImportBatchNorm(NodeProto node, BatchNorm2d bn, Dictionary<string, TensorProto> initializers, string where)
+    private static void ImportBatchNorm(NodeProto node, BatchNorm bn, Dictionary<string, TensorProto> initializers, string where)
     {
         if (node.OpType != "BatchNormalization")
         {
@@ -286,7 +286,7 @@ public static class ResNet18Weights
     private static void CheckResidualWiring(string source, GraphProto graph, List<(string Path, nn.Module Module)> targets, Dictionary<string, string> outputs)
     {
         var adds = graph.Node.Where(n => n.OpType == "Add").ToList();
-        var bnOutputs = targets.Where(t => t.Module is BatchNorm2d).Select(t => outputs[t.Path]).ToHashSet(StringComparer.Ordinal);
+        var bnOutputs = targets.Where(t => t.Module is BatchNorm).Select(t => outputs[t.Path]).ToHashSet(StringComparer.Ordinal);
         var blocks = targets.Where(t => t.Path.EndsWith(".bn2", StringComparison.Ordinal)).Select(t => t.Path[..^".bn2".Length]).ToList();
         for (int i = 0; i < blocks.Count; i++)
         {

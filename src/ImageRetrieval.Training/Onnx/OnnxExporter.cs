@@ -16,9 +16,10 @@ namespace ImageRetrieval.Training.Onnx;
 /// the graph, <see cref="EmbeddingModelMetadata"/> in <c>metadata_props</c>.
 /// </summary>
 /// <remarks>
-/// The exporter walks the network's modules by type (not by layer name): Conv2d, BatchNorm2d, ReLU,
-/// PReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout / Identity (no-ops in eval
-/// mode), nested Sequential and the ResNet residual block. Any other module — or a configuration of a
+/// The exporter walks the network's modules by type (not by layer name): Conv2d, batch norm (TorchSharp's
+/// BatchNorm2d and <see cref="SafeBatchNorm2d"/>), ReLU, PReLU, max pooling (MaxPool2d and
+/// <see cref="ChannelsLastMaxPool2d"/>), AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout / Identity
+/// (no-ops in eval mode), nested Sequential and the ResNet residual block. Any other module — or a configuration of a
 /// known module that ONNX cannot express exactly — raises <see cref="OnnxExportException"/> naming the
 /// module's path and type. Batch-norm layers are exported with their running statistics (eval mode).
 /// </remarks>
@@ -130,7 +131,7 @@ public static class OnnxExporter
                     return EmitResidualBlock(block, path, x);
                 case Conv2d conv:
                     return EmitConv(conv, path, x, null, null);
-                case BatchNorm2d bn:
+                case BatchNorm bn:
                     return EmitBatchNorm(bn, path, x);
                 case ReLU:
                     return new Value(Builder.Node("Relu", path, [x.Name]), module.forward(x.Sample));
@@ -138,6 +139,8 @@ public static class OnnxExporter
                     return EmitPRelu(prelu, path, x);
                 case MaxPool2d pool:
                     return EmitMaxPool(pool, path, x);
+                case ChannelsLastMaxPool2d pool:
+                    return EmitChannelsLastMaxPool(pool, path, x);
                 case AvgPool2d pool:
                     return EmitAvgPool(pool, path, x);
                 case AdaptiveAvgPool2d pool:
@@ -150,7 +153,7 @@ public static class OnnxExporter
                     return x; // identity in eval mode
                 default:
                     throw new OnnxExportException(path, module.GetType().FullName ?? module.GetType().Name,
-                        "the exporter has no ONNX mapping for this module type. Supported: Sequential, Conv2d, BatchNorm2d, ReLU, PReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout, Identity and ResidualBlock.");
+                        "the exporter has no ONNX mapping for this module type. Supported: Sequential, Conv2d, BatchNorm2d, SafeBatchNorm2d, ReLU, PReLU, MaxPool2d, ChannelsLastMaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout, Identity and ResidualBlock.");
             }
         }
 
@@ -165,7 +168,7 @@ public static class OnnxExporter
                 {
                     throw new OnnxExportException(childPath, child.GetType().FullName ?? child.GetType().Name, "a Sequential child must map one tensor to one tensor.");
                 }
-                if (options.FoldBatchNorm && child is Conv2d conv && i + 1 < children.Count && children[i + 1].module is BatchNorm2d bn)
+                if (options.FoldBatchNorm && child is Conv2d conv && i + 1 < children.Count && children[i + 1].module is BatchNorm bn)
                 {
                     x = EmitConv(conv, childPath, x, bn, path + "." + children[i + 1].name);
                     i++;
@@ -187,12 +190,12 @@ public static class OnnxExporter
             return new Value(Builder.Node("Relu", path + ".relu2", [sum]), nn.functional.relu(sample));
         }
 
-        private Value EmitConvBn(Conv2d conv, BatchNorm2d bn, string convPath, string bnPath, Value x) =>
+        private Value EmitConvBn(Conv2d conv, BatchNorm bn, string convPath, string bnPath, Value x) =>
             options.FoldBatchNorm
                 ? EmitConv(conv, convPath, x, bn, bnPath)
                 : EmitBatchNorm(bn, bnPath, EmitConv(conv, convPath, x, null, null));
 
-        private Value EmitConv(Conv2d conv, string path, Value x, BatchNorm2d? foldedBn, string? bnPath)
+        private Value EmitConv(Conv2d conv, string path, Value x, BatchNorm? foldedBn, string? bnPath)
         {
             string type = conv.GetType().Name;
             if (conv.transposed)
@@ -249,7 +252,7 @@ public static class OnnxExporter
             return new Value(output, sample);
         }
 
-        private Value EmitBatchNorm(BatchNorm2d bn, string path, Value x)
+        private Value EmitBatchNorm(BatchNorm bn, string path, Value x)
         {
             var (runningMean, runningVar) = RunningStats(bn, path);
             long channels = bn.num_features;
@@ -267,7 +270,7 @@ public static class OnnxExporter
             return new Value(output, bn.forward(x.Sample));
         }
 
-        private static (Tensor Mean, Tensor Var) RunningStats(BatchNorm2d bn, string path)
+        private static (Tensor Mean, Tensor Var) RunningStats(BatchNorm bn, string path)
         {
             if (!bn.track_running_stats || bn.running_mean is null || bn.running_var is null)
             {
@@ -276,7 +279,7 @@ public static class OnnxExporter
             return (bn.running_mean, bn.running_var);
         }
 
-        private static Tensor BnScale(BatchNorm2d bn, Tensor runningVar)
+        private static Tensor BnScale(BatchNorm bn, Tensor runningVar)
         {
             var gamma = bn.weight is null ? torch.ones_like(runningVar, dtype: ScalarType.Float64) : bn.weight.detach().to_type(ScalarType.Float64);
             return gamma / (runningVar.to_type(ScalarType.Float64) + bn.eps).sqrt();
@@ -317,6 +320,15 @@ public static class OnnxExporter
             RequireFloorShape(pool.ceil_mode, x.Sample, sample, kernel, stride, padding, dilation, path, pool.GetType().Name);
             string output = Builder.Node("MaxPool", path, [x.Name],
                 Ints("kernel_shape", kernel), Ints("strides", stride), Ints("pads", padding[0], padding[1], padding[0], padding[1]), Ints("dilations", dilation));
+            return new Value(output, sample);
+        }
+
+        private Value EmitChannelsLastMaxPool(ChannelsLastMaxPool2d pool, string path, Value x)
+        {
+            // No padding, no dilation, floor mode: ONNX MaxPool's defaults, written out.
+            var sample = pool.forward(x.Sample);
+            string output = Builder.Node("MaxPool", path, [x.Name],
+                Ints("kernel_shape", pool.KernelSize, pool.KernelSize), Ints("strides", pool.Stride, pool.Stride), Ints("pads", 0, 0, 0, 0), Ints("dilations", 1, 1));
             return new Value(output, sample);
         }
 

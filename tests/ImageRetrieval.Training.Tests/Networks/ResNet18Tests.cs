@@ -164,7 +164,7 @@ public class ResNet18Tests(ITestOutputHelper output)
         var before = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
 
         network.train();
-        Assert.All(network.modules().OfType<BatchNorm2d>(), bn => Assert.False(bn.training));
+        Assert.All(network.modules().OfType<BatchNorm>(), bn => Assert.False(bn.training));
         using var optimizer = optim.Adam(network.parameters(), 0.01);
         optimizer.zero_grad();
         network.forward(torch.rand(4, 3, 32, 32) * 255).sum().backward();
@@ -193,10 +193,11 @@ public class ResNet18Tests(ITestOutputHelper output)
         network.SetBatchNormMode(BatchNormMode.Eval);
         network.train();
         Assert.True(network.training);
-        Assert.All(network.modules().OfType<BatchNorm2d>(), bn => Assert.False(bn.training));
+        Assert.Equal(22, network.modules().OfType<BatchNorm>().Count());   // bn1, 2 per block (9 blocks), 3 shortcuts
+        Assert.All(network.modules().OfType<BatchNorm>(), bn => Assert.False(bn.training));
         Assert.All(network.modules().OfType<Conv2d>(), conv => Assert.True(conv.training));
         network.SetBatchNormMode(BatchNormMode.Train);
-        Assert.All(network.modules().OfType<BatchNorm2d>(), bn => Assert.True(bn.training));
+        Assert.All(network.modules().OfType<BatchNorm>(), bn => Assert.True(bn.training));
         network.eval();
         Assert.All(network.modules(), m => Assert.False(m.training));
 
