@@ -8,7 +8,9 @@
 //    (the gallery's own images, in a seeded order) to /api/search?k=10, or with --insert-percent to /api/images:
 //    throughput, latency percentiles, errors, the server's resident memory each second. 4. Open loop at half of the
 //    measured search throughput: p50/p95/p99. 5. The same number of searches in process (ImageSearchIndex.Search on
-//    the same bytes, as many workers as the server runs at once): the HTTP/in-process throughput ratio.
+//    the same bytes, as many workers as the server runs at once): the HTTP/in-process throughput ratio, and the same
+//    ratio per CPU-second (the server's CPU time from /proc against the in-process run's), which leaves out the load
+//    generator: on a 2-core machine it runs on the server's cores and takes a share of them.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
@@ -57,7 +59,8 @@ try
     var inProcess = InProcess(index, info.ModelPath!, gallery, queries, max.Searches, options.Threads, options.Workers);
     Console.WriteLine($"In process: {max.Searches} searches in {inProcess.Seconds:F2} s = {max.Searches / inProcess.Seconds:F0}/s ({options.Workers} workers, as many as the server runs at once)");
     double ratio = max.SearchesPerSecond / (max.Searches / inProcess.Seconds);
-    Console.WriteLine($"HTTP / in-process search throughput: {ratio:P0}");
+    double ratioCpu = (max.Searches / max.ServerCpuSeconds) / (max.Searches / inProcess.CpuSeconds);
+    Console.WriteLine($"HTTP / in-process search throughput: {ratio:P0}; per CPU-second (server {max.Searches / max.ServerCpuSeconds:F0}/CPU-s, in process {max.Searches / inProcess.CpuSeconds:F0}/CPU-s): {ratioCpu:P0}");
     Console.WriteLine(JsonSerializer.Serialize(new
     {
         clients = options.Clients,
@@ -69,6 +72,7 @@ try
         http_errors = max.Errors,
         half_rate = half, half_p50_ms = paced.P(0.50), half_p95_ms = paced.P(0.95), half_p99_ms = paced.P(0.99), half_errors = paced.Errors,
         rss_mb = max.RssMb, in_process_searches_per_second = max.Searches / inProcess.Seconds, ratio,
+        server_searches_per_cpu_second = max.Searches / max.ServerCpuSeconds, in_process_searches_per_cpu_second = max.Searches / inProcess.CpuSeconds, ratio_cpu = ratioCpu,
     }));
 }
 finally
@@ -86,6 +90,7 @@ static async Task<Phase> ClosedLoop(HttpClient http, byte[][] queries, string ke
     var stop = Stopwatch.StartNew();
     var deadline = TimeSpan.FromSeconds(options.Seconds);
     using var sampler = phase.SampleMemory(serverPid);
+    double cpu0 = Phase.ProcessCpuSeconds(serverPid);
     int next = 0;
     await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(async client =>
     {
@@ -98,6 +103,7 @@ static async Task<Phase> ClosedLoop(HttpClient http, byte[][] queries, string ke
         }
     }));
     phase.Seconds = stop.Elapsed.TotalSeconds;
+    phase.ServerCpuSeconds = Phase.ProcessCpuSeconds(serverPid) - cpu0;
     return phase;
 }
 
@@ -122,7 +128,7 @@ static async Task<Phase> OpenLoop(HttpClient http, byte[][] queries, double rate
     return phase;
 }
 
-static (double Seconds, int Done) InProcess(string indexDir, string model, string gallery, byte[][] queries, int count, int threads, int workers)
+static (double Seconds, double CpuSeconds, int Done) InProcess(string indexDir, string model, string gallery, byte[][] queries, int count, int threads, int workers)
 {
     using var index = ImageSearchIndex.Open(indexDir, model, gallery, new ImageEmbedderOptions { IntraOpNumThreads = threads });
     var warmUp = Stopwatch.StartNew();
@@ -131,6 +137,7 @@ static (double Seconds, int Done) InProcess(string indexDir, string model, strin
         index.Search(queries[i % queries.Length], 10);   // warm-up as long as the HTTP run's (tiered JIT reaches its final code)
     }
     int next = -1;
+    TimeSpan cpu0 = Environment.CpuUsage.TotalTime;
     var watch = Stopwatch.StartNew();
     Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
     {
@@ -140,7 +147,7 @@ static (double Seconds, int Done) InProcess(string indexDir, string model, strin
             index.Search(queries[i % queries.Length], 10);
         }
     });
-    return (watch.Elapsed.TotalSeconds, count);
+    return (watch.Elapsed.TotalSeconds, (Environment.CpuUsage.TotalTime - cpu0).TotalSeconds, count);
 }
 
 static async Task WaitHealthy(HttpClient http)
@@ -183,6 +190,7 @@ internal sealed class Phase
     private int _errors;
 
     public double Seconds { get; set; }
+    public double ServerCpuSeconds { get; set; }
     public int Searches { get { lock (_latencies) { return _latencies.Count; } } }
     public int Inserts => _inserts;
     public int Errors => _errors;
@@ -242,6 +250,14 @@ internal sealed class Phase
         {
             _latencies.Add(watch.Elapsed.TotalMilliseconds);
         }
+    }
+
+    /// <summary>User + system CPU time of a process, from /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).</summary>
+    public static double ProcessCpuSeconds(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     public IDisposable SampleMemory(int pid) => new Timer(_ =>
