@@ -48,23 +48,8 @@ finetune_lr=${FINETUNE_LR:-1e-4}
 small_arch=${SMALL_ARCH:-convnet}
 small_size=${SMALL_SIZE:-28}
 small_channels=${SMALL_CHANNELS:-1}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ -n "${OUT:-}" ]]; then
-    out=$OUT
-    mkdir -p "$out"
-else
-    out=$(mktemp -d)
-    trap 'rm -rf "$out"' EXIT
-fi
-data_args=()
-if [[ -n "${DATA:-}" ]]; then
-    data_args=(--data "$DATA")
-fi
-export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=1
-
-dotnet build -c Release "$root/src/ImageRetrieval.Cli" -warnaserror >/dev/null
-imgret() { dotnet "$root/src/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll" "$@"; }
-last_json() { grep '^{' | tail -n 1; }
+# shellcheck source=../lib/imgret-run.sh
+source "$(dirname "$0")/../lib/imgret-run.sh"
 
 echo "transfer: size $size, gallery $gallery_limit, queries $query_limit, budget ${budget}s, threads $threads, out $out" >&2
 rm -rf "$out/gallery" "$out/queries"

@@ -29,23 +29,8 @@ threads=${THREADS:-2}
 per_class=${PER_CLASS:-2147483647}
 seed=${SEED:-1}
 read -r -a train_args <<< "${TRAIN_ARGS:-}"
-root=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ -n "${OUT:-}" ]]; then
-    out=$OUT
-    mkdir -p "$out"
-else
-    out=$(mktemp -d)
-    trap 'rm -rf "$out"' EXIT
-fi
-data_args=()
-if [[ -n "${DATA:-}" ]]; then
-    data_args=(--data "$DATA")
-fi
-export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=1
-
-dotnet build -c Release "$root/src/ImageRetrieval.Cli" -warnaserror >/dev/null
-imgret() { dotnet "$root/src/ImageRetrieval.Cli/bin/Release/net10.0/imgret.dll" "$@"; }
-last_json() { grep '^{' | tail -n 1; }
+# shellcheck source=../lib/imgret-run.sh
+source "$(dirname "$0")/../lib/imgret-run.sh"
 
 echo "unseen: budget ${budget}s, threads $threads, per class $per_class, train args '${train_args[*]}', out $out" >&2
 rm -rf "$out/seen-train" "$out/seen-test" "$out/unseen-gallery" "$out/unseen-queries"
