@@ -1,7 +1,7 @@
 // serve-load: a bounded load test of `imgret serve` on 127.0.0.1, then the same searches in process.
 //
 //   dotnet run -c Release --project bench/ServeLoad -- --imgret src/ImageRetrieval.Cli/bin/Release/net10.0/imgret \
-//       --index /tmp/imgret-demo-index [--seconds 30] [--clients 32] [--insert-percent 2] [--threads 1]
+//       --index /tmp/imgret-demo-index [--seconds 60] [--warmup 15] [--clients 32] [--insert-percent 2] [--threads 1]
 //
 // 1. Copies the index and its gallery to a temporary folder (inserts must not touch the originals) and starts
 //    `imgret serve` there with an API key. 2. Warm-up. 3. Closed loop: N clients, each posting the next query image
@@ -47,7 +47,7 @@ try
     await WaitHealthy(http);
     string key = File.ReadAllText(keyFile);
     Console.WriteLine($"imgret serve pid {server.Id} at {url}: {info.Count} images; {queries.Length} query images; {options.Clients} clients; {Environment.ProcessorCount} cores.");
-    await ClosedLoop(http, queries, key, options with { Seconds = 3, InsertPercent = 0 }, server.Id);   // warm-up
+    await ClosedLoop(http, queries, key, options with { Seconds = options.Warmup, InsertPercent = 0 }, server.Id);   // warm-up
     Phase max = await ClosedLoop(http, queries, key, options, server.Id);
     Print("HTTP, closed loop (max)", max);
     double half = max.SearchesPerSecond / 2;
@@ -56,15 +56,17 @@ try
     server.Kill(entireProcessTree: true);
     await server.WaitForExitAsync();
 
-    var inProcess = InProcess(index, info.ModelPath!, gallery, queries, max.Searches, options.Threads, options.Workers);
+    var inProcess = InProcess(index, info.ModelPath!, gallery, queries, max.Searches, options.Threads, options.Workers, options.Warmup);
     Console.WriteLine($"In process: {max.Searches} searches in {inProcess.Seconds:F2} s = {max.Searches / inProcess.Seconds:F0}/s ({options.Workers} workers, as many as the server runs at once)");
     double ratio = max.SearchesPerSecond / (max.Searches / inProcess.Seconds);
     double ratioCpu = (max.Searches / max.ServerCpuSeconds) / (max.Searches / inProcess.CpuSeconds);
     Console.WriteLine($"HTTP / in-process search throughput: {ratio:P0}; per CPU-second (server {max.Searches / max.ServerCpuSeconds:F0}/CPU-s, in process {max.Searches / inProcess.CpuSeconds:F0}/CPU-s): {ratioCpu:P0}");
+    Console.WriteLine($"CPU per search: server {1000 * max.ServerCpuSeconds / max.Searches:F3} ms, this load generator {1000 * max.ClientCpuSeconds / max.Searches:F3} ms (on the same cores), in process {1000 * inProcess.CpuSeconds / max.Searches:F3} ms");
     Console.WriteLine(JsonSerializer.Serialize(new
     {
         clients = options.Clients,
         seconds = options.Seconds,
+        warmup_seconds = options.Warmup,
         insert_percent = options.InsertPercent,
         http_searches_per_second = max.SearchesPerSecond,
         http_inserts_per_second = max.InsertsPerSecond,
@@ -73,6 +75,8 @@ try
         half_rate = half, half_p50_ms = paced.P(0.50), half_p95_ms = paced.P(0.95), half_p99_ms = paced.P(0.99), half_errors = paced.Errors,
         rss_mb = max.RssMb, in_process_searches_per_second = max.Searches / inProcess.Seconds, ratio,
         server_searches_per_cpu_second = max.Searches / max.ServerCpuSeconds, in_process_searches_per_cpu_second = max.Searches / inProcess.CpuSeconds, ratio_cpu = ratioCpu,
+        server_cpu_ms_per_search = 1000 * max.ServerCpuSeconds / max.Searches, client_cpu_ms_per_search = 1000 * max.ClientCpuSeconds / max.Searches,
+        in_process_cpu_ms_per_search = 1000 * inProcess.CpuSeconds / max.Searches,
     }));
 }
 finally
@@ -91,6 +95,7 @@ static async Task<Phase> ClosedLoop(HttpClient http, byte[][] queries, string ke
     var deadline = TimeSpan.FromSeconds(options.Seconds);
     using var sampler = phase.SampleMemory(serverPid);
     double cpu0 = Phase.ProcessCpuSeconds(serverPid);
+    TimeSpan clientCpu0 = Environment.CpuUsage.TotalTime;
     int next = 0;
     await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(async client =>
     {
@@ -104,6 +109,7 @@ static async Task<Phase> ClosedLoop(HttpClient http, byte[][] queries, string ke
     }));
     phase.Seconds = stop.Elapsed.TotalSeconds;
     phase.ServerCpuSeconds = Phase.ProcessCpuSeconds(serverPid) - cpu0;
+    phase.ClientCpuSeconds = (Environment.CpuUsage.TotalTime - clientCpu0).TotalSeconds;
     return phase;
 }
 
@@ -128,14 +134,17 @@ static async Task<Phase> OpenLoop(HttpClient http, byte[][] queries, double rate
     return phase;
 }
 
-static (double Seconds, double CpuSeconds, int Done) InProcess(string indexDir, string model, string gallery, byte[][] queries, int count, int threads, int workers)
+static (double Seconds, double CpuSeconds, int Done) InProcess(string indexDir, string model, string gallery, byte[][] queries, int count, int threads, int workers, int warmupSeconds)
 {
     using var index = ImageSearchIndex.Open(indexDir, model, gallery, new ImageEmbedderOptions { IntraOpNumThreads = threads });
     var warmUp = Stopwatch.StartNew();
-    for (int i = 0; warmUp.Elapsed < TimeSpan.FromSeconds(3); i++)
+    Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
     {
-        index.Search(queries[i % queries.Length], 10);   // warm-up as long as the HTTP run's (tiered JIT reaches its final code)
-    }
+        for (int i = w; warmUp.Elapsed < TimeSpan.FromSeconds(warmupSeconds); i += workers)
+        {
+            index.Search(queries[i % queries.Length], 10);   // warm-up as long as the HTTP run's (tiered JIT reaches its final code)
+        }
+    });
     int next = -1;
     TimeSpan cpu0 = Environment.CpuUsage.TotalTime;
     var watch = Stopwatch.StartNew();
@@ -191,6 +200,7 @@ internal sealed class Phase
 
     public double Seconds { get; set; }
     public double ServerCpuSeconds { get; set; }
+    public double ClientCpuSeconds { get; set; }
     public int Searches { get { lock (_latencies) { return _latencies.Count; } } }
     public int Inserts => _inserts;
     public int Errors => _errors;
@@ -277,7 +287,7 @@ internal sealed class Phase
     }, null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
 }
 
-internal sealed record Args(string Imgret, string Index, int Seconds, int Clients, int InsertPercent, int Threads, int Workers)
+internal sealed record Args(string Imgret, string Index, int Seconds, int Clients, int InsertPercent, int Threads, int Workers, int Warmup)
 {
     public static Args Parse(string[] args)
     {
@@ -285,11 +295,12 @@ internal sealed record Args(string Imgret, string Index, int Seconds, int Client
         int Int(string name, int fallback) => Get(name) is string v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         var parsed = new Args(Get("--imgret") ?? throw new ArgumentException("--imgret PATH (the built imgret) is required."),
             Get("--index") ?? throw new ArgumentException("--index DIR (e.g. from imgret demo --index-out) is required."),
-            Int("--seconds", 30), Int("--clients", 32), Int("--insert-percent", 0), Int("--threads", 1),
-            Int("--workers", Math.Max(2, 2 * Environment.ProcessorCount)));   // imgret serve's default --max-concurrent
-        if (parsed.Clients is < 1 or > 1024 || parsed.Seconds is < 1 or > 600 || parsed.InsertPercent is < 0 or > 100)
+            Int("--seconds", 60), Int("--clients", 32), Int("--insert-percent", 0), Int("--threads", 1),
+            Int("--workers", Math.Max(2, 2 * Environment.ProcessorCount)),   // imgret serve's default --max-concurrent
+            Int("--warmup", 15));
+        if (parsed.Clients is < 1 or > 1024 || parsed.Seconds is < 1 or > 600 || parsed.InsertPercent is < 0 or > 100 || parsed.Warmup is < 1 or > 600)
         {
-            throw new ArgumentException("--clients 1..1024, --seconds 1..600, --insert-percent 0..100.");
+            throw new ArgumentException("--clients 1..1024, --seconds 1..600, --insert-percent 0..100, --warmup 1..600.");
         }
         return parsed;
     }

@@ -12,7 +12,8 @@ public static class ImageRetrievalApiServiceCollectionExtensions
 {
     /// <summary>
     /// Registers what <c>MapImageRetrievalApi()</c> needs: its options, the concurrency limiter, thumbnails, the
-    /// crash-safe writer, problem details, the OpenAPI document and a health check. The
+    /// crash-safe writer, source-generated JSON for its answers (first in the HTTP JSON resolver chain, for its own
+    /// types only), problem details, the OpenAPI document and a health check. The
     /// <see cref="ImageSearchIndex"/> itself comes from <c>services.AddImageRetrieval(...)</c>.
     /// </summary>
     /// <param name="services">The services.</param>
@@ -34,6 +35,7 @@ public static class ImageRetrievalApiServiceCollectionExtensions
         services.TryAddSingleton<ApiLimitsFilter>();
         services.TryAddSingleton<Thumbnails>();
         services.TryAddSingleton<IndexWriter>();
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddHealthChecks().AddCheck<IndexHealthCheck>("image-index");
