@@ -10,9 +10,13 @@
 //    measured search throughput: p50/p95/p99. 5. The same number of searches in process (ImageSearchIndex.Search on
 //    the same bytes, as many workers as the server runs at once): the HTTP/in-process throughput ratio, and the same
 //    ratio per CPU-second (the server's CPU time from /proc against the in-process run's), which leaves out the load
-//    generator: on a 2-core machine it runs on the server's cores and takes a share of them.
+//    generator: on a 2-core machine it runs on the server's cores and takes a share of them. Searches are sent over raw
+//    keep-alive HTTP/1.1 connections (RawHttpConnection, as wrk does) unless --client httpclient; inserts (multipart)
+//    always go through HttpClient.
 using System.Diagnostics;
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using ImageRetrieval.ML.Embedding;
@@ -30,6 +34,9 @@ byte[][] queries = Directory.GetFiles(gallery, "*.png", SearchOption.AllDirector
     .ToArray().Shuffle(42).Take(1000).Select(File.ReadAllBytes).ToArray();
 int port = 5600 + Environment.ProcessId % 300;
 string url = $"http://127.0.0.1:{port}";
+var endpoint = new IPEndPoint(IPAddress.Loopback, port);
+var searches = new SearchRequests(queries, queries.Select(q => RawHttpConnection.Request("/api/search?k=10", endpoint, "image/png", q)).ToArray(),
+    options.Client == "raw" ? endpoint : null);
 
 using var server = Process.Start(new ProcessStartInfo(options.Imgret,
     ["serve", "--index", index, "--gallery", gallery, "--urls", url, "--api-key-file", keyFile, "--queue-limit", "4096"])
@@ -46,12 +53,12 @@ try
     using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
     await WaitHealthy(http);
     string key = File.ReadAllText(keyFile);
-    Console.WriteLine($"imgret serve pid {server.Id} at {url}: {info.Count} images; {queries.Length} query images; {options.Clients} clients; {Environment.ProcessorCount} cores.");
-    await ClosedLoop(http, queries, key, options with { Seconds = options.Warmup, InsertPercent = 0 }, server.Id);   // warm-up
-    Phase max = await ClosedLoop(http, queries, key, options, server.Id);
+    Console.WriteLine($"imgret serve pid {server.Id} at {url}: {info.Count} images; {queries.Length} query images; {options.Clients} clients ({options.Client}); {Environment.ProcessorCount} cores.");
+    await ClosedLoop(http, searches, key, options with { Seconds = options.Warmup, InsertPercent = 0 }, server.Id);   // warm-up
+    Phase max = await ClosedLoop(http, searches, key, options, server.Id);
     Print("HTTP, closed loop (max)", max);
     double half = max.SearchesPerSecond / 2;
-    Phase paced = await OpenLoop(http, queries, half, Math.Max(5, options.Seconds / 2), server.Id);
+    Phase paced = await OpenLoop(http, searches, half, Math.Max(5, options.Seconds / 2), server.Id);
     Print($"HTTP, open loop at {half:F0} searches/s (half of max)", paced);
     server.Kill(entireProcessTree: true);
     await server.WaitForExitAsync();
@@ -65,6 +72,7 @@ try
     Console.WriteLine(JsonSerializer.Serialize(new
     {
         clients = options.Clients,
+        client = options.Client,
         seconds = options.Seconds,
         warmup_seconds = options.Warmup,
         insert_percent = options.InsertPercent,
@@ -88,7 +96,7 @@ finally
     Directory.Delete(work, recursive: true);
 }
 
-static async Task<Phase> ClosedLoop(HttpClient http, byte[][] queries, string key, Args options, int serverPid)
+static async Task<Phase> ClosedLoop(HttpClient http, SearchRequests searches, string key, Args options, int serverPid)
 {
     var phase = new Phase();
     var stop = Stopwatch.StartNew();
@@ -100,11 +108,12 @@ static async Task<Phase> ClosedLoop(HttpClient http, byte[][] queries, string ke
     await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(async client =>
     {
         var random = new Random(client);
+        using RawHttpConnection? raw = await searches.OpenAsync();
         while (stop.Elapsed < deadline)
         {
-            byte[] image = queries[Interlocked.Increment(ref next) % queries.Length];
+            int query = Interlocked.Increment(ref next) % searches.Images.Length;
             bool insert = random.Next(100) < options.InsertPercent;
-            await phase.Send(http, image, insert, key);
+            await phase.Send(http, raw, searches, query, insert, key);
         }
     }));
     phase.Seconds = stop.Elapsed.TotalSeconds;
@@ -113,12 +122,22 @@ static async Task<Phase> ClosedLoop(HttpClient http, byte[][] queries, string ke
     return phase;
 }
 
-static async Task<Phase> OpenLoop(HttpClient http, byte[][] queries, double rate, int seconds, int serverPid)
+static async Task<Phase> OpenLoop(HttpClient http, SearchRequests searches, double rate, int seconds, int serverPid)
 {
     var phase = new Phase();
     using var sampler = phase.SampleMemory(serverPid);
     var stop = Stopwatch.StartNew();
     var sent = new List<Task>();
+    var pool = new ConcurrentBag<RawHttpConnection>();   // a request takes an idle connection or opens one
+    async Task SendPooled(int query)
+    {
+        RawHttpConnection? raw = pool.TryTake(out RawHttpConnection? idle) ? idle : await searches.OpenAsync();
+        await phase.Send(http, raw, searches, query, false, "");
+        if (raw is not null)
+        {
+            pool.Add(raw);
+        }
+    }
     long count = (long)(rate * seconds);
     for (long i = 0; i < count; i++)
     {
@@ -127,9 +146,13 @@ static async Task<Phase> OpenLoop(HttpClient http, byte[][] queries, double rate
         {
             await Task.Delay(due - stop.Elapsed);
         }
-        sent.Add(phase.Send(http, queries[i % queries.Length], false, ""));
+        sent.Add(SendPooled((int)(i % searches.Images.Length)));
     }
     await Task.WhenAll(sent);
+    foreach (RawHttpConnection connection in pool)
+    {
+        connection.Dispose();
+    }
     phase.Seconds = stop.Elapsed.TotalSeconds;
     return phase;
 }
@@ -221,9 +244,32 @@ internal sealed class Phase
         }
     }
 
-    public async Task Send(HttpClient http, byte[] image, bool insert, string key)
+    public async Task Send(HttpClient http, RawHttpConnection? raw, SearchRequests searches, int query, bool insert, string key)
     {
         var watch = Stopwatch.StartNew();
+        if (raw is not null && !insert)
+        {
+            int status;
+            try
+            {
+                status = await raw.SendAsync(searches.Raw[query]);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+            {
+                status = 0;
+            }
+            if (status != 200)
+            {
+                Interlocked.Increment(ref _errors);
+                return;
+            }
+            lock (_latencies)
+            {
+                _latencies.Add(watch.Elapsed.TotalMilliseconds);
+            }
+            return;
+        }
+        byte[] image = searches.Images[query];
         using var request = new HttpRequestMessage(HttpMethod.Post, insert ? "/api/images" : "/api/search?k=10");
         var content = new ByteArrayContent(image);
         content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
@@ -287,7 +333,13 @@ internal sealed class Phase
     }, null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
 }
 
-internal sealed record Args(string Imgret, string Index, int Seconds, int Clients, int InsertPercent, int Threads, int Workers, int Warmup)
+/// <summary>The query images, each also as a prepared raw HTTP request; <c>Server</c> is null when HttpClient sends searches.</summary>
+internal sealed record SearchRequests(byte[][] Images, byte[][] Raw, IPEndPoint? Server)
+{
+    public async Task<RawHttpConnection?> OpenAsync() => Server is null ? null : await RawHttpConnection.OpenAsync(Server);
+}
+
+internal sealed record Args(string Imgret, string Index, int Seconds, int Clients, int InsertPercent, int Threads, int Workers, int Warmup, string Client)
 {
     public static Args Parse(string[] args)
     {
@@ -297,10 +349,10 @@ internal sealed record Args(string Imgret, string Index, int Seconds, int Client
             Get("--index") ?? throw new ArgumentException("--index DIR (e.g. from imgret demo --index-out) is required."),
             Int("--seconds", 60), Int("--clients", 32), Int("--insert-percent", 0), Int("--threads", 1),
             Int("--workers", Math.Max(2, 2 * Environment.ProcessorCount)),   // imgret serve's default --max-concurrent
-            Int("--warmup", 15));
-        if (parsed.Clients is < 1 or > 1024 || parsed.Seconds is < 1 or > 600 || parsed.InsertPercent is < 0 or > 100 || parsed.Warmup is < 1 or > 600)
+            Int("--warmup", 15), Get("--client") ?? "raw");
+        if (parsed.Clients is < 1 or > 1024 || parsed.Seconds is < 1 or > 600 || parsed.InsertPercent is < 0 or > 100 || parsed.Warmup is < 1 or > 600 || parsed.Client is not ("raw" or "httpclient"))
         {
-            throw new ArgumentException("--clients 1..1024, --seconds 1..600, --insert-percent 0..100, --warmup 1..600.");
+            throw new ArgumentException("--clients 1..1024, --seconds 1..600, --insert-percent 0..100, --warmup 1..600, --client raw|httpclient.");
         }
         return parsed;
     }
