@@ -25,7 +25,7 @@ namespace ImageRetrieval.Benchmarks.Embedding;
 /// gallery; P@1 and MAP@R from <see cref="RetrievalMetrics"/>). Raw pixels and ImageNet features are also scored on all
 /// classes.</para>
 /// <code>dotnet run -c Release --project bench/ImageRetrieval.Benchmarks -- photo-retrieval --images DIR [--steps 300] [--seed 16] [--size 64] [--threads 2] [--torch-threads 1] [--cache FILE]</code>
-/// Prints one JSON line.
+/// <c>--steps</c> is rounded up to whole epochs of the trainer's P × K sampler. Prints one JSON line.
 /// </summary>
 internal static class PhotoRetrieval
 {
