@@ -2,7 +2,9 @@
 # Packs the three libraries and the imgret tool into a local feed and uses them from outside the repository
 # (so no Directory.Build.* or project references apply):
 #   - a console app referencing only ImageRetrieval.ML embeds and searches a gallery (and its restore must not
-#     bring ImageRetrieval.Datasets or ImageRetrieval.Training: the runtime package points at neither);
+#     bring ImageRetrieval.Datasets or ImageRetrieval.Training: the runtime package points at neither), and embeds
+#     colour fixtures with the pretrained photo model (imagenet-resnet18, built from the packages into a fresh cache:
+#     512-d, L2-normalised);
 #   - a console app referencing ImageRetrieval.Training loads libtorch (its buildTransitive TorchSharp fix) and
 #     finds the ImageNet ResNet-18 weights its package dependency put in the NuGet cache;
 #   - the imgret tool, installed with `dotnet tool install`, runs the demo and a few training steps.
@@ -44,7 +46,9 @@ if grep -q '"ImageRetrieval.Datasets\|"ImageRetrieval.Training' "$work/SearchCon
   echo "FAIL: ImageRetrieval.ML depends on ImageRetrieval.Datasets or ImageRetrieval.Training"; exit 1
 fi
 cp "$repo/build/pack-smoke/Program.cs.txt" "$work/SearchConsumer/Program.cs"
-dotnet run --project "$work/SearchConsumer" --no-restore -- "$model" "$gallery"
+# Colour images from the repository's fixtures for the pretrained photo model, built from the packages into a fresh cache.
+photos=("$repo"/tests/fixtures/images/{orientation-upright.png,progressive.jpg,lossless.webp,palette.png})
+IMAGERETRIEVAL_MODEL_CACHE="$work/model-cache" dotnet run --project "$work/SearchConsumer" --no-restore -- "$model" "$gallery" "${photos[@]}"
 
 # The package README's quick start, exactly as written there (the first csharp block of src/ImageRetrieval.ML/PACKAGE.md).
 make_app QuickStartFromReadme ImageRetrieval.ML

@@ -129,6 +129,15 @@ public sealed record TrainingOptions
     /// </summary>
     public double InstanceLossWeight { get; init; }
 
+    /// <summary>
+    /// With a frozen backbone (<see cref="FineTuningOptions.FreezeBackbone"/>, no stage unfrozen, batch norm on its stored
+    /// statistics, no instance term), compute the backbone's features once per image and train only the head on them,
+    /// instead of running the backbone on every batch of every epoch (true, the default). The head then trains on the
+    /// features of the un-augmented images at the input size (the augmentation settings are not applied), and validation
+    /// runs the head over cached features too. Ignored when layers are not all frozen. A resumed run computes them again.
+    /// </summary>
+    public bool CacheFrozenFeatures { get; init; } = true;
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()

@@ -13,6 +13,12 @@ public enum TrainingPhase
 
     /// <summary>An epoch ended; <see cref="TrainingProgress.Summary"/> holds it.</summary>
     EpochCompleted,
+
+    /// <summary>
+    /// Before the first epoch, the frozen backbone runs once over every image (<see cref="TrainingOptions.CacheFrozenFeatures"/>):
+    /// <see cref="TrainingProgress.Batch"/> counts the images done of <see cref="TrainingProgress.BatchesPerEpoch"/>; the epoch is 0.
+    /// </summary>
+    CachingFeatures,
 }
 
 /// <summary>A progress report from <see cref="TripletTrainer"/>.</summary>

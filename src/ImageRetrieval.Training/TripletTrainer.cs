@@ -16,7 +16,14 @@ namespace ImageRetrieval.Training;
 /// <summary>The outcome of a training run.</summary>
 /// <param name="Network">The trained network (in evaluation mode); the caller disposes it.</param>
 /// <param name="Info">Its description and per-epoch history (what the checkpoint stores).</param>
-public sealed record TrainingResult(EmbeddingNetwork Network, CheckpointInfo Info);
+public sealed record TrainingResult(EmbeddingNetwork Network, CheckpointInfo Info)
+{
+    /// <summary>
+    /// How the frozen backbone's features were computed once for this run (<see cref="TrainingOptions.CacheFrozenFeatures"/>),
+    /// or <see langword="null"/> when the backbone ran on every training batch.
+    /// </summary>
+    public FrozenFeatureSummary? FrozenFeatures { get; init; }
+}
 
 /// <summary>
 /// Trains an <see cref="EmbeddingNetwork"/> with triplet loss: P×K batches, online mining on one
@@ -84,6 +91,7 @@ public static class TripletTrainer
                 EvaluationBatchSize = options.EvaluationBatchSize,
                 CollapseSpread = options.CollapseSpread,
                 EarlyStoppingPatience = options.EarlyStoppingPatience,
+                CacheFrozenFeatures = options.CacheFrozenFeatures,
             };
         }
         else
@@ -113,44 +121,31 @@ public static class TripletTrainer
             NetworkEmbedder.RequireShape(validationGallery, network.Spec);
         }
 
+        FrozenFeatures? frozen = null;
         try
         {
-            IBatchSampler sampler = recipe.Miner == TripletMiningStrategy.Random
-                ? new RandomTripletSampler(train.Labels, recipe.ClassesPerBatch * recipe.SamplesPerClass)
-                : new PKBatchSampler(train.Labels, Math.Min(recipe.ClassesPerBatch, train.CountPerClass().Count(c => c > 0)), recipe.SamplesPerClass);
-            var optimizer = new SafeOptimizers.Adam(network.parameters().Where(p => p.requires_grad), recipe.LearningRate, recipe.WeightDecay);
+            // A frozen backbone (batch norm on stored statistics) gives every image the same features in every epoch:
+            // compute them once and train the head on them (FrozenFeatures). Resumed runs compute them again, once.
+            if (FrozenFeatures.Applies(recipe, network))
+            {
+                frozen = FrozenFeatures.Compute(network, TrainingInputs.EvaluationGallery(train, network.Spec), validation, validationGallery, recipe, progress, cancellationToken);
+            }
+            IBatchSampler sampler = TrainingBatches.Sampler(train.Labels, recipe);
+            using var labelsOnDevice = torch.tensor(train.Labels.ToArray().Select(l => (long)l).ToArray());
+            TrainingBatches batches = frozen is null ? new ImageBatches(network, train, labelsOnDevice) : new FeatureBatches(network.HeadLayer, frozen.Train, labelsOnDevice);
+            var optimizer = new SafeOptimizers.Adam(batches.Parameters(), recipe.LearningRate, recipe.WeightDecay);
             if (recipe.ResumeFrom is not null)
             {
                 CheckpointFile.TryLoadOptimizer(recipe.ResumeFrom, optimizer);
             }
-            var loss = new TripletMarginLoss(recipe.Margin, recipe.SoftMargin);
             var history = new List<EpochSummary>(info.History);
-            using var labelsOnDevice = torch.tensor(train.Labels.ToArray().Select(l => (long)l).ToArray());
             LabeledImageSet? gallery = validation is null ? null : validationGallery ?? TrainingInputs.EvaluationGallery(train, network.Spec);
+            Func<RetrievalMetricsResult>? evaluate = validation is null ? null
+                : frozen is null ? () => Evaluate(network, validation, gallery!, recipe.EvaluationBatchSize, cancellationToken)
+                : () => frozen.Evaluate(network.HeadLayer, validation, gallery!);
             using var earlyStopping = new EarlyStopping(recipe.EarlyStoppingPatience);
-
-            // The budget counts training only: the clock stops for evaluation and checkpointing.
-            var budget = new Stopwatch();
-            bool BudgetSpent() => recipe.TimeBudgetSeconds is { } seconds && budget.Elapsed.TotalSeconds >= seconds;
-            for (int epoch = info.Epoch; epoch < recipe.Epochs; epoch++)
+            RunEpochs(batches, sampler, optimizer, recipe, info.Epoch, evaluate, progress, cancellationToken, summary =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                // Ctrl+C (cancellation) or the time budget closes the epoch after the current batch:
-                // it is checkpointed (and, for the budget, evaluated) like a full one.
-                budget.Start();
-                EpochSummary summary = RunEpoch(network, optimizer, loss, sampler, train, labelsOnDevice, recipe, epoch, progress,
-                    () => BudgetSpent() || cancellationToken.IsCancellationRequested,
-                    () => recipe.TimeBudgetSeconds is { } seconds ? budget.Elapsed.TotalSeconds / seconds : 0);
-                budget.Stop();
-                bool interrupted = cancellationToken.IsCancellationRequested;
-                bool lastEpoch = epoch == recipe.Epochs - 1 || BudgetSpent();
-                bool evaluate = validation is not null && !interrupted &&
-                    (lastEpoch || (recipe.EvaluateEvery > 0 && (epoch + 1) % recipe.EvaluateEvery == 0));
-                if (evaluate)
-                {
-                    progress?.Report(new TrainingProgress(TrainingPhase.Evaluating, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss));
-                    summary = summary with { Validation = Evaluate(network, validation!, gallery!, recipe, cancellationToken) };
-                }
                 bool stopEarly = summary.Validation is { } metrics && earlyStopping.Observe(network, metrics.MapAtR);
                 if (stopEarly)
                 {
@@ -159,29 +154,128 @@ public static class TripletTrainer
                     summary = summary with { StoppedEarly = true };
                 }
                 history.Add(summary);
-                info = info with { Epoch = epoch + 1, History = history.ToArray(), Options = recipe with { ResumeFrom = null } };
+                info = info with { Epoch = summary.Epoch, History = history.ToArray(), Options = recipe with { ResumeFrom = null } };
                 if (recipe.CheckpointPath is { } checkpointPath)
                 {
                     CheckpointFile.Save(checkpointPath, network, info, optimizer);
                 }
-                progress?.Report(new TrainingProgress(TrainingPhase.EpochCompleted, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss, summary));
-                cancellationToken.ThrowIfCancellationRequested();
-                if (recipe.CollapseSpread > 0 && summary.Triplets is { } triplets && triplets.Spread < recipe.CollapseSpread)
-                {
-                    throw new EmbeddingCollapseException(epoch + 1, triplets, recipe.CollapseSpread);
-                }
-                if (lastEpoch || stopEarly)
-                {
-                    break;
-                }
-            }
+                return (summary, stopEarly);
+            });
             network.eval();
-            return new TrainingResult(network, info);
+            return new TrainingResult(network, info) { FrozenFeatures = frozen?.Summary };
         }
         catch
         {
             network.Dispose();
             throw;
+        }
+        finally
+        {
+            frozen?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Trains a linear head on feature vectors computed beforehand — by any backbone, e.g. the rows an
+    /// <c>ImageEmbedder</c> returns for <c>imagenet-resnet18</c> — with the same loop as <see cref="Train(LabeledImageSet, LabeledImageSet?, TrainingOptions, IProgress{TrainingProgress}?, CancellationToken)"/>:
+    /// the recipe's sampler, miner, loss, optimiser, learning-rate schedule, time budget, triplet statistics, collapse guard
+    /// and progress reports. What a run with a frozen backbone does inside (<see cref="TrainingOptions.CacheFrozenFeatures"/>),
+    /// for features that come from elsewhere. There is no augmentation, validation, checkpoint or instance term: the
+    /// features are fixed, and the caller scores the head (<see cref="FeatureHead.Embed"/>).
+    /// </summary>
+    /// <param name="head">The head to train (its weights change in place).</param>
+    /// <param name="features">Row after row, <paramref name="labels"/>.Length × <see cref="FeatureHead.InputDimension"/> values.</param>
+    /// <param name="labels">One class label per row.</param>
+    /// <param name="options">The recipe (<see cref="TrainingOptions.Architecture"/>, the network and fine-tuning settings, checkpoints and validation settings are not used).</param>
+    /// <param name="progress">Receives batch and epoch reports.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    /// <returns>One summary per epoch.</returns>
+    /// <exception cref="ArgumentException">Invalid options, or features that do not fit the head or the labels.</exception>
+    /// <exception cref="EmbeddingCollapseException">The embeddings collapsed (<see cref="TrainingOptions.CollapseSpread"/>).</exception>
+    public static IReadOnlyList<EpochSummary> TrainHead(
+        FeatureHead head,
+        float[] features,
+        int[] labels,
+        TrainingOptions options,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(head);
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (features.Length != (long)labels.Length * head.InputDimension)
+        {
+            throw new ArgumentException(
+                $"{features.Length} feature values do not make {labels.Length} rows of {head.InputDimension} (the head's input).", nameof(features));
+        }
+        TorchRuntime.SetThreads(options.Threads);
+        torch.random.manual_seed(options.Seed);
+        IBatchSampler sampler = TrainingBatches.Sampler(labels, options);
+        using var rows = torch.tensor(features, [labels.Length, head.InputDimension]);
+        using var labelsOnDevice = torch.tensor(labels.Select(l => (long)l).ToArray());
+        var batches = new FeatureBatches(head.Layer, rows, labelsOnDevice);
+        var optimizer = new SafeOptimizers.Adam(batches.Parameters(), options.LearningRate, options.WeightDecay);
+        var history = new List<EpochSummary>();
+        RunEpochs(batches, sampler, optimizer, options, 0, null, progress, cancellationToken, summary =>
+        {
+            history.Add(summary);
+            return (summary, false);
+        });
+        head.Layer.eval();
+        return history;
+    }
+
+    /// <summary>
+    /// The epochs of a run from <paramref name="firstEpoch"/>: train, evaluate when due, hand the summary to
+    /// <paramref name="closeEpoch"/> (history, checkpoint, early stopping; true: stop), report it, stop on a collapse.
+    /// </summary>
+    private static void RunEpochs(
+        TrainingBatches batches,
+        IBatchSampler sampler,
+        OptimizerHelper optimizer,
+        TrainingOptions recipe,
+        int firstEpoch,
+        Func<RetrievalMetricsResult>? evaluate,
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellationToken,
+        Func<EpochSummary, (EpochSummary Summary, bool Stop)> closeEpoch)
+    {
+        var loss = new TripletMarginLoss(recipe.Margin, recipe.SoftMargin);
+        // The budget counts training only: the clock stops for evaluation and checkpointing.
+        var budget = new Stopwatch();
+        bool BudgetSpent() => recipe.TimeBudgetSeconds is { } seconds && budget.Elapsed.TotalSeconds >= seconds;
+        for (int epoch = firstEpoch; epoch < recipe.Epochs; epoch++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // Ctrl+C (cancellation) or the time budget closes the epoch after the current batch:
+            // it is checkpointed (and, for the budget, evaluated) like a full one.
+            budget.Start();
+            EpochSummary summary = RunEpoch(batches, optimizer, loss, sampler, recipe, epoch, progress,
+                () => BudgetSpent() || cancellationToken.IsCancellationRequested,
+                () => recipe.TimeBudgetSeconds is { } seconds ? budget.Elapsed.TotalSeconds / seconds : 0);
+            budget.Stop();
+            bool interrupted = cancellationToken.IsCancellationRequested;
+            bool lastEpoch = epoch == recipe.Epochs - 1 || BudgetSpent();
+            bool due = evaluate is not null && !interrupted &&
+                (lastEpoch || (recipe.EvaluateEvery > 0 && (epoch + 1) % recipe.EvaluateEvery == 0));
+            if (due)
+            {
+                progress?.Report(new TrainingProgress(TrainingPhase.Evaluating, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss));
+                summary = summary with { Validation = evaluate!() };
+            }
+            (summary, bool stop) = closeEpoch(summary);
+            progress?.Report(new TrainingProgress(TrainingPhase.EpochCompleted, epoch + 1, recipe.Epochs, sampler.BatchesPerEpoch, sampler.BatchesPerEpoch, summary.Loss, summary));
+            cancellationToken.ThrowIfCancellationRequested();
+            if (recipe.CollapseSpread > 0 && summary.Triplets is { } triplets && triplets.Spread < recipe.CollapseSpread)
+            {
+                throw new EmbeddingCollapseException(epoch + 1, triplets, recipe.CollapseSpread);
+            }
+            if (lastEpoch || stop)
+            {
+                break;
+            }
         }
     }
 
@@ -196,16 +290,11 @@ public static class TripletTrainer
         return RetrievalMetrics.Compute(q, queries.Labels, g, gallery.Labels, network.Spec.EmbeddingDimension);
     }
 
-    private static RetrievalMetricsResult Evaluate(EmbeddingNetwork network, LabeledImageSet validation, LabeledImageSet train, TrainingOptions recipe, CancellationToken cancellationToken) =>
-        Evaluate(network, validation, train, recipe.EvaluationBatchSize, cancellationToken);
-
     private static EpochSummary RunEpoch(
-        EmbeddingNetwork network,
+        TrainingBatches batchSource,
         OptimizerHelper optimizer,
         TripletMarginLoss loss,
         IBatchSampler sampler,
-        LabeledImageSet train,
-        Tensor allLabels,
         TrainingOptions recipe,
         int epoch,
         IProgress<TrainingProgress>? progress,
@@ -228,7 +317,7 @@ public static class TripletTrainer
         ITripletMiner miner = TripletMiners.Create(recipe.Miner, recipe.Margin);
         var statistics = new TripletStatisticsAccumulator(recipe.Margin, recipe.Distance);
 
-        network.train();
+        batchSource.Train();
         var watch = Stopwatch.StartNew();
         TimeSpan cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         double lossSum = 0;
@@ -252,16 +341,10 @@ public static class TripletTrainer
             }
             using var scope = torch.NewDisposeScope();
             long assemblyStart = Stopwatch.GetTimestamp();
-            var input = TrainingInputs.Batch(train, indices, recipe, random);
-            var labels = allLabels.index_select(0, torch.tensor(indices.Select(i => (long)i).ToArray()));
-            bool instances = recipe.InstanceLossWeight > 0 && recipe.Miner != TripletMiningStrategy.Random;
-            if (instances)
-            {
-                (input, labels) = InstanceViews.AddSecondView(input, labels, train, indices, recipe, random);
-            }
+            var (input, labels, instances) = batchSource.Assemble(indices, recipe, random);
             assemblySeconds += Stopwatch.GetElapsedTime(assemblyStart).TotalSeconds;
 
-            var embeddings = network.forward(input);
+            var embeddings = batchSource.Embed(input);
             var distances = PairwiseDistances.Compute(embeddings, recipe.Distance);
             statistics.Add(TripletStatisticsAccumulator.ToArray(distances), labels.data<long>().Select(l => (int)l).ToArray());
             TripletIndices triplets = miner.Mine(distances, labels);

@@ -61,6 +61,31 @@ public class PhotoCommandTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void A_frozen_resnet18_trains_its_head_on_cached_features_and_the_exported_model_indexes_and_searches_photos()
+    {
+        using var temp = new TempDirectory();
+        string gallery = Photos(temp), model = temp.File("head.onnx"), index = temp.File("index");
+        JsonElement trained = Imgret.Succeed(log, "train", "--dataset", "folder", "--train-dir", gallery, "--arch", "resnet18", "--pretrained", "--freeze-backbone",
+            "--size", "32", "--epochs", "2", "-p", "2", "-k", "3", "--embedding-dim", "16", "--validation", "none", "--threads", "1", "--out", model, "--json").Json;
+        Assert.Equal(6, trained.GetProperty("cached_feature_images").GetInt32()); // once per image, not per epoch
+        Assert.Equal(2, trained.GetProperty("epochs").GetInt32());
+        Assert.Equal(512 * 16 + 16, trained.GetProperty("trainable_parameters").GetInt64()); // the head only
+        Assert.True(trained.GetProperty("onnx_max_abs_diff").GetDouble() < 1e-4);
+
+        // The exported model is backbone + head: it takes the photos themselves.
+        JsonElement indexed = Imgret.Succeed(log, "index", "--model", model, "--images", gallery, "--out", index, "--threads", "1", "--json").Json;
+        Assert.Equal(6, indexed.GetProperty("count").GetInt32());
+        string query = Path.Combine(gallery, "cool", "4.jpg");
+        JsonElement first = Imgret.Succeed(log, "search", "--index", index, "--query", query, "--k", "2", "--exact", "--json").Json.GetProperty("results")[0];
+        Assert.Equal(Path.Combine("cool", "4.jpg"), first.GetProperty("path").GetString());
+
+        // The backbone on every batch instead: no cached features.
+        JsonElement full = Imgret.Succeed(log, "train", "--dataset", "folder", "--train-dir", gallery, "--arch", "resnet18", "--pretrained", "--freeze-backbone", "--no-feature-cache",
+            "--size", "32", "--epochs", "1", "-p", "2", "-k", "3", "--embedding-dim", "16", "--validation", "none", "--threads", "1", "--checkpoint", temp.File("full.ckpt"), "--json").Json;
+        Assert.False(full.TryGetProperty("cached_feature_images", out _));
+    }
+
+    [Fact]
     public void Model_info_shows_the_graph_and_how_it_is_fed()
     {
         JsonElement json = Imgret.Succeed(log, "model-info", "imagenet-resnet18", "--json").Json;

@@ -6,10 +6,9 @@ using ImageRetrieval.ML.Embedding;
 using ImageRetrieval.ML.Imaging;
 using ImageRetrieval.ML.Indexing;
 using ImageRetrieval.ML.Models;
+using ImageRetrieval.Training;
 using ImageRetrieval.Training.Losses;
 using ImageRetrieval.Training.Mining;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace ImageRetrieval.Benchmarks.Embedding;
 
@@ -18,14 +17,15 @@ namespace ImageRetrieval.Benchmarks.Embedding;
 /// (bench/photos/make_icons.py writes one from Debian's icon themes): raw pixels (R, G, B 0–255 at SIZE × SIZE, squared L2)
 /// against ImageNet ResNet-18 features (<see cref="PretrainedModels.ImageNetResNet18"/>, cosine) against a head fine-tuned
 /// on those features, cached: the backbone runs once over every image, then only the head trains.
-/// <para>The classes are split in two by a seeded shuffle. The head — a 512 × 512 linear map that starts as the identity,
-/// so before training it gives exactly the ImageNet features, then L2 normalisation — is trained with the project's
-/// triplet loss (<see cref="TripletMarginLoss"/>, batch-hard mining, P × K batches, Euclidean distance, margin 0.2) on the
+/// <para>The classes are split in two by a seeded shuffle. The head — a 512 × 512 linear map that starts as the identity
+/// (<see cref="FeatureHead.Identity"/>), so before training it gives exactly the ImageNet features, then L2 normalisation —
+/// is trained by the library's cached-feature trainer (<see cref="TripletTrainer.TrainHead"/>: the project's triplet loss
+/// <see cref="TripletMarginLoss"/>, batch-hard mining, P × K batches, Euclidean distance, margin 0.2) on the
 /// queries and gallery of the training classes only, and every method is scored on the held-out classes (queries against
 /// gallery; P@1 and MAP@R from <see cref="RetrievalMetrics"/>). Raw pixels and ImageNet features are also scored on all
 /// classes.</para>
 /// <code>dotnet run -c Release --project bench/ImageRetrieval.Benchmarks -- photo-retrieval --images DIR [--steps 300] [--seed 16] [--size 64] [--threads 2] [--torch-threads 1] [--cache FILE]</code>
-/// Prints one JSON line.
+/// <c>--steps</c> is rounded up to whole epochs of the trainer's P × K sampler. Prints one JSON line.
 /// </summary>
 internal static class PhotoRetrieval
 {
@@ -45,8 +45,7 @@ internal static class PhotoRetrieval
         int threads = int.Parse(Arg("--threads", "2"), CultureInfo.InvariantCulture);
         // The head's matrices are small: on this shared machine 2 libtorch threads spent ~15x longer per step than 1
         // (OpenMP workers waiting for each other under load), so the head trains on one thread unless told otherwise.
-        int torchThreads = int.Parse(Arg("--torch-threads", "1"), CultureInfo.InvariantCulture);
-        ImageRetrieval.Training.Runtime.TorchRuntime.SetThreads(torchThreads);   // with the process settings (malloc thresholds, OMP_WAIT_POLICY=PASSIVE)
+        int torchThreads = int.Parse(Arg("--torch-threads", "1"), CultureInfo.InvariantCulture);   // set by TripletTrainer.TrainHead through TorchRuntime
 
         var (queryFiles, queryClasses) = Folder(Path.Combine(root, "queries"));
         var (galleryFiles, galleryClasses) = Folder(Path.Combine(root, "gallery"));
@@ -95,11 +94,16 @@ internal static class PhotoRetrieval
         float[] trainFeatures = [.. trainRows.SelectMany(i => netQueries.AsSpan(i * Dimension, Dimension).ToArray()),
             .. trainGalleryRows.SelectMany(i => netGallery.AsSpan(i * Dimension, Dimension).ToArray())];
         int[] trainLabels = [.. trainRows.Select(i => queryLabels[i]), .. trainGalleryRows.Select(i => galleryLabels[i])];
+        // The library's cached-feature trainer (TripletTrainer.TrainHead, the loop imgret train uses for a frozen backbone);
+        // --steps is rounded up to whole epochs of P × K batches.
+        var recipe = HeadRecipe(seed, torchThreads) with { Epochs = 1 };
+        int batchesPerEpoch = TrainingBatches.Sampler(trainLabels, recipe).BatchesPerEpoch;   // P clamped to the classes, as the trainer does
+        recipe = recipe with { Epochs = Math.Max(1, (steps + batchesPerEpoch - 1) / batchesPerEpoch) };
         watch.Restart();
-        var (head, losses) = TrainHead(trainFeatures, trainLabels, Dimension, steps, seed);
+        using var head = FeatureHead.Identity(Dimension);
+        IReadOnlyList<EpochSummary> history = TripletTrainer.TrainHead(head, trainFeatures, trainLabels, recipe);
         double headSeconds = watch.Elapsed.TotalSeconds;
-        float[] headQueries = Apply(head, netQueries, Dimension), headGallery = Apply(head, netGallery, Dimension);
-        head.Dispose();
+        float[] headQueries = head.Embed(netQueries), headGallery = head.Embed(netGallery);
 
         // Scores: held-out classes for all three, all classes for raw pixels and ImageNet features.
         int[] testQueries = [.. Enumerable.Range(0, queryLabels.Length).Where(i => !trainClasses.Contains(queryLabels[i]))];
@@ -130,7 +134,11 @@ internal static class PhotoRetrieval
                 fine_tuned_head = Score(headQueries, headGallery, Dimension, DistanceMetric.SquaredL2, true),
             },
             raw_pixel_size = size,
-            head_training = new { steps, train_images = trainLabels.Length, seconds = headSeconds, loss_first_10 = losses.Take(10).Average(), loss_last_10 = losses.TakeLast(10).Average() },
+            head_training = new
+            {
+                steps = recipe.Epochs * batchesPerEpoch, epochs = recipe.Epochs, train_images = trainLabels.Length, seconds = headSeconds,
+                loss_first_epoch = history[0].Loss, loss_last_epoch = history[^1].Loss,
+            },
             seconds = new { raw_pixels = rawSeconds, imagenet_features = featureSeconds, head = headSeconds },
             feature_images_per_second = cached ? (double?)null : (queryFiles.Length + galleryFiles.Length) / featureSeconds,
             features_from_cache = cached,
@@ -165,57 +173,21 @@ internal static class PhotoRetrieval
 
     private static float[] Rows(float[] vectors, int[] rows, int dimension) => [.. rows.SelectMany(i => vectors.AsSpan(i * dimension, dimension).ToArray())];
 
-    private static (nn.Module<Tensor, Tensor> Head, List<float> Losses) TrainHead(float[] features, int[] labels, int dimension, int steps, int seed)
+    /// <summary>
+    /// The head's recipe: the project's triplet loss with batch-hard mining, P × K = 16 × 4, margin 0.2 on Euclidean distance,
+    /// Adam at a constant 1e-4 (no decay), no weight decay.
+    /// </summary>
+    private static TrainingOptions HeadRecipe(int seed, int threads) => new()
     {
-        torch.random.manual_seed(seed);
-        var linear = nn.Linear(dimension, dimension);
-        using (torch.no_grad())
-        {
-            linear.weight!.copy_(torch.eye(dimension));
-            linear.bias!.zero_();
-        }
-        var optimizer = optim.Adam(linear.parameters(), lr: 1e-4, weight_decay: 0);
-        var loss = new TripletMarginLoss(0.2f);
-        ITripletMiner miner = TripletMiners.Create(TripletMiningStrategy.BatchHard, 0.2f);
-        var sampler = new PKBatchSampler(labels, classesPerBatch: 16, samplesPerClass: 4);
-        using var all = torch.tensor(features, [labels.Length, dimension]);
-        using var allLabels = torch.tensor(labels.Select(l => (long)l).ToArray());
-        var losses = new List<float>();
-        linear.train();
-        for (int epoch = 0; losses.Count < steps; epoch++)
-        {
-            foreach (int[] batch in sampler.Epoch(seed + epoch))
-            {
-                if (losses.Count == steps)
-                {
-                    break;
-                }
-                using var scope = torch.NewDisposeScope();
-                var index = torch.tensor(batch.Select(b => (long)b).ToArray());
-                var embedded = nn.functional.normalize(linear.forward(all.index_select(0, index)), p: 2, dim: 1);
-                var batchLabels = allLabels.index_select(0, index);
-                var distances = PairwiseDistances.Compute(embedded, TripletDistance.Euclidean);
-                TripletIndices triplets;
-                using (torch.no_grad())
-                {
-                    triplets = miner.Mine(distances.detach(), batchLabels);
-                }
-                var value = loss.Compute(distances, triplets);
-                optimizer.zero_grad();
-                value.Loss.backward();
-                optimizer.step();
-                losses.Add(value.Loss.item<float>());
-            }
-        }
-        linear.eval();
-        return (linear, losses);
-    }
-
-    private static float[] Apply(nn.Module<Tensor, Tensor> head, float[] features, int dimension)
-    {
-        using var scope = torch.NewDisposeScope();
-        using var _ = torch.no_grad();
-        var output = nn.functional.normalize(head.forward(torch.tensor(features, [features.Length / dimension, dimension])), p: 2, dim: 1);
-        return output.data<float>().ToArray();
-    }
+        Miner = TripletMiningStrategy.BatchHard,
+        Distance = TripletDistance.Euclidean,
+        Margin = 0.2f,
+        ClassesPerBatch = 16,
+        SamplesPerClass = 4,
+        LearningRate = 1e-4,
+        Schedule = LearningRateSchedule.Step,
+        LearningRateStepEpochs = 0,
+        Seed = seed,
+        Threads = threads,
+    };
 }

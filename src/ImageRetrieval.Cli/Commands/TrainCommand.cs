@@ -118,17 +118,22 @@ internal static class TrainCommand
             history[^1].Triplets?.WrongOrderFraction,
             history[^1].Triplets?.MeanPositiveDistance,
             history[^1].Triplets?.MeanNegativeDistance,
-            history[^1].Triplets?.Spread);
+            history[^1].Triplets?.Spread,
+            result.FrozenFeatures?.Images,
+            result.FrozenFeatures?.Seconds);
     }
 
-    /// <summary><c>--json</c> of <c>imgret train</c>; the validation metrics are null (left out) without a validation set.</summary>
+    /// <summary>
+    /// <c>--json</c> of <c>imgret train</c>; the validation metrics are null (left out) without a validation set, and
+    /// <c>cached_feature_images</c> / <c>feature_cache_seconds</c> without a frozen backbone's cached features.
+    /// </summary>
     internal sealed record TrainJson(string? Checkpoint, string? Model, [property: JsonPropertyName("onnx_max_abs_diff")] float? OnnxMaxAbsDiff, string Dataset,
         int SkippedFiles, string Architecture, bool Pretrained, string Augmentation, int InputSize, long TrainableParameters, int EmbeddingDimension,
         string Miner, int Epochs, double Loss, double TrainSeconds, double ImagesPerSecond, double TripletsPerSecond, double BatchAssemblyFraction,
         string Runtime, double ImagesPerCpuSecond, int? QueryCount, [property: JsonPropertyName("p_at_1")] double? PAt1, [property: JsonPropertyName("recall_at_1")] double? RecallAt1,
         [property: JsonPropertyName("recall_at_5")] double? RecallAt5, [property: JsonPropertyName("recall_at_10")] double? RecallAt10, double? MapAtR,
         int InputChannels, string Validation, bool StoppedEarly, double? ViolatingFraction, double? WrongOrderFraction, double? MeanPositiveDistance,
-        double? MeanNegativeDistance, double? Spread);
+        double? MeanNegativeDistance, double? Spread, int? CachedFeatureImages, double? FeatureCacheSeconds);
 
     /// <summary>The flags of <c>imgret train</c> and how they become a <see cref="TrainingOptions"/> recipe.</summary>
     private sealed class Flags
@@ -192,7 +197,8 @@ internal static class TrainCommand
         };
 
         public Option<bool> Pretrained { get; } = new("--pretrained") { Description = $"Start --arch resnet18 from ImageNet weights ({ResNet18Weights.PackageId} {ResNet18Weights.PackageVersion}, shipped with imgret); the input is then normalised with ImageNet's channel means." };
-        public Option<bool> FreezeBackbone { get; } = new("--freeze-backbone") { Description = "Train only the embedding head." };
+        public Option<bool> FreezeBackbone { get; } = new("--freeze-backbone") { Description = "Train only the embedding head (with batch norm in eval mode: on the backbone's features, computed once per un-augmented image)." };
+        public Option<bool> NoFeatureCache { get; } = new("--no-feature-cache") { Description = "With --freeze-backbone, run the frozen backbone on every batch (augmented) instead of computing its features once." };
         public Option<int?> UnfreezeStages { get; } = new("--unfreeze-stages") { Description = "resnet18: train the head and the last N residual stages (0-4), freeze the rest." };
 
         public Option<string> BnMode { get; } = new("--bn-mode")
@@ -217,7 +223,7 @@ internal static class TrainCommand
                 Dataset, Data, TrainDir, TestDir, Size, Channels, Limit, ValidationLimit,
                 Architecture, Dimension, Epochs, ClassesPerBatch, SamplesPerClass, LearningRate, LrStep, LrDecay, LrSchedule, WeightDecay,
                 Miner, Distance, Margin, SoftMargin, NoFlip, Shift, Seed, Threads, EvalEvery, Checkpoint, CheckpointDir, Resume,
-                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread, InstanceWeight,
+                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, NoFeatureCache, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread, InstanceWeight,
             ];
             foreach (Option option in all)
             {
@@ -268,6 +274,7 @@ internal static class TrainCommand
                 InstanceLossWeight = Pick(InstanceWeight, FolderTrainingSetup.FolderRecipe.InstanceLossWeight),
                 CheckpointPath = CheckpointPath(parse, arch, dataset),
                 ResumeFrom = parse.GetValue(Resume),
+                CacheFrozenFeatures = !parse.GetValue(NoFeatureCache),
             };
             options.Validate();
             return options;

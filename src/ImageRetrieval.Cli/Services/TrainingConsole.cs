@@ -28,8 +28,17 @@ internal static class TrainingConsole
             .Start(context =>
             {
                 ProgressTask? task = null;
+                ProgressTask? caching = null;
                 var progress = new SynchronousProgress<TrainingProgress>(report =>
                 {
+                    if (report.Phase == TrainingPhase.CachingFeatures)
+                    {
+                        // The frozen backbone's features, once per image, before the first epoch.
+                        caching ??= context.AddTask("backbone features (once)", maxValue: report.BatchesPerEpoch);
+                        caching.Value = report.Batch;
+                        return;
+                    }
+                    caching?.StopTask();
                     if (task is null || report.Phase == TrainingPhase.Training && report.Batch <= 10 && task.IsFinished)
                     {
                         task = context.AddTask($"epoch {report.Epoch}/{report.Epochs}", maxValue: report.BatchesPerEpoch);
@@ -60,7 +69,11 @@ internal static class TrainingConsole
                     AnsiConsole.Write(table);
                 }
             });
-        if (result!.Info.History.LastOrDefault()?.StoppedEarly == true)
+        if (result!.FrozenFeatures is { } frozen)
+        {
+            AnsiConsole.MarkupLineInterpolated($"Frozen backbone: its features were computed once for {frozen.Images} images ({frozen.Seconds:F1} s); only the head trained on them, un-augmented.");
+        }
+        if (result.Info.History.LastOrDefault()?.StoppedEarly == true)
         {
             AnsiConsole.MarkupLine("Validation MAP@R stopped improving: stopped early with the best epoch's weights.");
         }

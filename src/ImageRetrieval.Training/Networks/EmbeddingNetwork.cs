@@ -38,6 +38,7 @@ public sealed class EmbeddingNetwork : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        BackboneImages += input.shape[0];
         var x = preprocess.forward(input);
         x = features.forward(x);
         return normalize.forward(x);
@@ -82,7 +83,7 @@ public sealed class EmbeddingNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     public void FreezeBackbone()
     {
-        var head = Head();
+        var head = HeadLayer;
         foreach (var parameter in features.parameters())
         {
             parameter.requires_grad = false;
@@ -131,8 +132,9 @@ public sealed class EmbeddingNetwork : nn.Module<Tensor, Tensor>
     /// <summary>Runs <c>features</c> up to, not including, the embedding head: the backbone's pooled features.</summary>
     internal Tensor ForwardBackbone(Tensor preprocessed)
     {
+        BackboneImages += preprocessed.shape[0];
         using var scope = torch.NewDisposeScope();
-        var head = Head();
+        var head = HeadLayer;
         var x = preprocessed;
         foreach (var (_, module) in features.named_children())
         {
@@ -145,9 +147,29 @@ public sealed class EmbeddingNetwork : nn.Module<Tensor, Tensor>
         return x.MoveToOuterDisposeScope();
     }
 
-    private Linear Head() =>
-        features.children().OfType<Linear>().LastOrDefault()
-        ?? throw new InvalidOperationException($"The '{Spec.Architecture}' network has no Linear embedding head in its features.");
+    /// <summary>
+    /// Images that have gone through the backbone (<c>forward</c> or <see cref="ForwardBackbone"/>) since the network was
+    /// built: how tests tell a run that embeds every image once from one that runs the backbone every epoch.
+    /// </summary>
+    internal long BackboneImages { get; private set; }
+
+    /// <summary>
+    /// The embedding head: the last <see cref="Linear"/> layer of <c>features</c>, which must also be its last module, so the
+    /// network is <c>normalize(head(ForwardBackbone(preprocess(x))))</c> — what training on cached features relies on.
+    /// </summary>
+    internal Linear HeadLayer
+    {
+        get
+        {
+            var head = features.children().OfType<Linear>().LastOrDefault()
+                ?? throw new InvalidOperationException($"The '{Spec.Architecture}' network has no Linear embedding head in its features.");
+            if (!ReferenceEquals(features.children().Last(), head))
+            {
+                throw new InvalidOperationException($"The '{Spec.Architecture}' network's Linear embedding head is not its last layer.");
+            }
+            return head;
+        }
+    }
 }
 
 /// <summary>Batch-norm behaviour during training; see <see cref="EmbeddingNetwork.SetBatchNormMode"/>.</summary>
