@@ -75,10 +75,11 @@ public sealed unsafe partial class HnswIndex : IVectorIndex
     private long _upperInts;
     private long _entry = -1; // (maxLevel << 32) | entryId, or -1 when empty.
     private bool _everRemoved;
-    // Cache lines of a vector prefetched before its distance is computed: the whole vector (measured on 128-d float32:
-    // 8 lines gave ~1.4× the queries/s of 1–4 lines), capped so that a 512-d float32 vector does not flood the fill buffers.
-    private const int MaxPrefetchLines = 16;
-    private readonly int _prefetchLines; // set by the first removal (or a load with removed/free slots); read by searches
+    // Cache lines of a vector prefetched before its distance is computed: the whole vector, up to 2 KB. Measured on the
+    // search loop (docs/benchmarks.md, issue 20): at 128-d float32 whole vectors (8 lines) beat 2 and 4 lines, and at 512-d
+    // float32 whole vectors (32 lines) beat 4, 8 and 16; larger vectors (not measured) get their first 32 lines.
+    private const int MaxPrefetchLines = 32;
+    private readonly int _prefetchLines; // the stored vector's cache lines, at most MaxPrefetchLines
 
     private readonly object _allocLock = new();
     private readonly object _entryLock = new();
