@@ -20,7 +20,7 @@ public class FolderTrainingCommandTests(ITestOutputHelper log)
         Assert.Contains("Validation: 2 held-out classes never trained on", run.Text, StringComparison.Ordinal);
         Assert.Contains("spread", run.Text, StringComparison.Ordinal);
         Assert.Contains("128-d", run.Text, StringComparison.Ordinal);   // the folder recipe, with its NT-Xent instance term
-        Assert.Contains("instance weight 0.2 (NT-Xent, temperature 0.1)", run.Text, StringComparison.Ordinal);
+        Assert.Contains("instance weight 0.1 (NT-Xent, temperature 0.1)", run.Text, StringComparison.Ordinal);
 
         JsonElement json = Imgret.Succeed(log, "train", "--dataset", "folder", "--train-dir", folder, "--epochs", "1", "-p", "8", "-k", "5",
             "--threads", "1", "--checkpoint", temp.File("run.ckpt"), "--json").Json;
