@@ -1,6 +1,7 @@
 using ImageRetrieval.Datasets;
 using ImageRetrieval.Training.Losses;
 using ImageRetrieval.Training.Mining;
+using ImageRetrieval.Training.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,5 +32,21 @@ internal static class InstanceViews
         long views = distances.shape[0] / 2;
         Tensor ids = torch.arange(views, dtype: ScalarType.Int64).repeat(2);
         return loss.Compute(distances, miner.Mine(distances, ids)).Loss;
+    }
+
+    /// <summary>
+    /// NT-Xent (normalised temperature-scaled cross-entropy; SimCLR, Chen et al. 2020) over <c>[2B, D]</c> unit embeddings of two
+    /// views of B images: for each view, the cross-entropy of its cosine similarities to the 2B − 1 other views, divided by
+    /// <paramref name="temperature"/>, with the other view of the same image as the target; the mean over all 2B views.
+    /// </summary>
+    public static Tensor NtXentLoss(Tensor embeddings, double temperature)
+    {
+        long count = embeddings.shape[0];
+        long views = count / 2;
+        Tensor logits = embeddings.matmul(embeddings.t()).DividedBy(temperature);
+        // A view is not its own candidate: its similarity 1 would dominate every row.
+        logits = logits.FilledWhere(torch.eye(count, dtype: ScalarType.Bool), double.NegativeInfinity);
+        Tensor targets = torch.tensor(Enumerable.Range(0, (int)count).Select(i => (i + views) % count).ToArray());
+        return torch.nn.functional.cross_entropy(logits, targets);
     }
 }

@@ -138,6 +138,14 @@ public sealed record TrainingOptions
     /// </summary>
     public bool CacheFrozenFeatures { get; init; } = true;
 
+    /// <summary>
+    /// The form of the instance term. <c>0</c> (the default): a triplet loss mined like the class term, the other view the
+    /// only positive. Positive: NT-Xent (InfoNCE, as in SimCLR) at this temperature — the cosine similarities of every view
+    /// to all other views of the batch, divided by the temperature, scored by cross-entropy against the other view of the
+    /// same image, so every other image is a soft negative (0.1–0.2 is usual).
+    /// </summary>
+    public double InstanceTemperature { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
@@ -162,6 +170,7 @@ public sealed record TrainingOptions
         Require(EvaluationBatchSize >= 1, $"Evaluation batch size must be positive, got {EvaluationBatchSize}.", nameof(EvaluationBatchSize));
         Require(CollapseSpread is >= 0 and <= 1, $"The collapse threshold must be in 0-1, got {CollapseSpread}.", nameof(CollapseSpread));
         Require(InstanceLossWeight >= 0 && double.IsFinite(InstanceLossWeight), $"The instance-loss weight must be non-negative, got {InstanceLossWeight}.", nameof(InstanceLossWeight));
+        Require(InstanceTemperature >= 0 && double.IsFinite(InstanceTemperature), $"The instance temperature must be non-negative, got {InstanceTemperature}.", nameof(InstanceTemperature));
         Require(EarlyStoppingPatience >= 0, $"Early-stopping patience must be non-negative, got {EarlyStoppingPatience}.", nameof(EarlyStoppingPatience));
         PhotoAugmentation?.Validate();
         FineTuning?.Validate(Architecture);

@@ -349,7 +349,10 @@ public static class TripletTrainer
             statistics.Add(TripletStatisticsAccumulator.ToArray(distances), labels.data<long>().Select(l => (int)l).ToArray());
             TripletIndices triplets = miner.Mine(distances, labels);
             TripletLossValue value = loss.Compute(distances, triplets);
-            Tensor total = instances ? value.Loss + recipe.InstanceLossWeight * InstanceViews.Loss(distances, miner, loss) : value.Loss;
+            Tensor total = !instances ? value.Loss
+                : value.Loss + recipe.InstanceLossWeight * (recipe.InstanceTemperature > 0
+                    ? InstanceViews.NtXentLoss(embeddings, recipe.InstanceTemperature)
+                    : InstanceViews.Loss(distances, miner, loss));
 
             optimizer.zero_grad();
             total.backward();

@@ -19,6 +19,8 @@ public class FolderTrainingCommandTests(ITestOutputHelper log)
         Assert.Contains("Input: 28x28, grey (size of the images, grey: every sampled image is grey (256 of 256 sampled images are 28x28, 256 grey)", run.Text, StringComparison.Ordinal);
         Assert.Contains("Validation: 2 held-out classes never trained on", run.Text, StringComparison.Ordinal);
         Assert.Contains("spread", run.Text, StringComparison.Ordinal);
+        Assert.Contains("128-d", run.Text, StringComparison.Ordinal);   // the folder recipe, with its NT-Xent instance term
+        Assert.Contains("instance weight 0.1 (NT-Xent, temperature 0.1)", run.Text, StringComparison.Ordinal);
 
         JsonElement json = Imgret.Succeed(log, "train", "--dataset", "folder", "--train-dir", folder, "--epochs", "1", "-p", "8", "-k", "5",
             "--threads", "1", "--checkpoint", temp.File("run.ckpt"), "--json").Json;

@@ -63,6 +63,23 @@ public class TrainingSignalsTests
     }
 
     [Fact]
+    public void The_NT_Xent_form_of_the_instance_term_trains_and_is_recorded()
+    {
+        var without = TripletTrainer.Train(TrainingData.Train, null, Quick with { Epochs = 1 });
+        var with = TripletTrainer.Train(TrainingData.Train, null, Quick with { Epochs = 1, InstanceLossWeight = 0.2, InstanceTemperature = 0.1 });
+        using (without.Network)
+        using (with.Network)
+        {
+            TripletStatistics plain = without.Info.History[0].Triplets!, instances = with.Info.History[0].Triplets!;
+            Assert.True(instances.MeanPositiveDistance > plain.MeanPositiveDistance,
+                $"mean distance within a class: {plain.MeanPositiveDistance:F3} without, {instances.MeanPositiveDistance:F3} with the NT-Xent term");
+            Assert.True(instances.WrongOrderFraction < 0.5, $"wrong order {instances.WrongOrderFraction:F3}: the class term still learns");
+            Assert.True(double.IsFinite(with.Info.History[0].Loss));
+            Assert.Equal(0.1, with.Info.Options!.InstanceTemperature);
+        }
+    }
+
+    [Fact]
     public void A_collapse_threshold_above_the_spread_stops_the_run_with_a_message_saying_what_to_change()
     {
         using var temp = new TempDirectory();

@@ -159,7 +159,8 @@ internal static class TrainCommand
         };
 
         public Option<int> EarlyStopping { get; } = new("--early-stopping") { Description = "Stop when validation MAP@R has not improved for N evaluations and keep the best weights (0: never).", DefaultValueFactory = _ => Defaults.EarlyStoppingPatience };
-        public Option<double> InstanceWeight { get; } = new("--instance-weight") { Description = "Weight of the instance term: two augmented views of every batch image, each the other's only positive (keeps what tells images of a class apart; doubles the images per step; 0: none; folder from scratch: 1 unless given).", DefaultValueFactory = _ => Defaults.InstanceLossWeight };
+        public Option<double> InstanceWeight { get; } = new("--instance-weight") { Description = "Weight of the instance term: two augmented views of every batch image, each the other's only positive (keeps what tells images of a class apart; doubles the images per step; 0: none; folder from scratch: 0.1 unless given).", DefaultValueFactory = _ => Defaults.InstanceLossWeight };
+        public Option<double> InstanceTemperature { get; } = new("--instance-temperature") { Description = "The instance term's form: 0, a triplet loss mined like the class term; above 0, NT-Xent (InfoNCE) at this temperature, every other image of the batch a soft negative (folder from scratch: 0.1 unless given).", DefaultValueFactory = _ => Defaults.InstanceTemperature };
         public Option<double> CollapseSpread { get; } = new("--collapse-spread") { Description = "Stop when the embeddings' spread (0-1) over an epoch falls below this: they collapsed to a point (0: never; folder from scratch: 0.05 unless given).", DefaultValueFactory = _ => Defaults.CollapseSpread };
         public Option<int> Limit { get; } = new("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<int> ValidationLimit { get; } = new("--validation-limit") { Description = "Validate with the first N test images only.", DefaultValueFactory = _ => int.MaxValue };
@@ -223,7 +224,7 @@ internal static class TrainCommand
                 Dataset, Data, TrainDir, TestDir, Size, Channels, Limit, ValidationLimit,
                 Architecture, Dimension, Epochs, ClassesPerBatch, SamplesPerClass, LearningRate, LrStep, LrDecay, LrSchedule, WeightDecay,
                 Miner, Distance, Margin, SoftMargin, NoFlip, Shift, Seed, Threads, EvalEvery, Checkpoint, CheckpointDir, Resume,
-                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, NoFeatureCache, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread, InstanceWeight,
+                Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, NoFeatureCache, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread, InstanceWeight, InstanceTemperature,
             ];
             foreach (Option option in all)
             {
@@ -272,6 +273,7 @@ internal static class TrainCommand
                 EarlyStoppingPatience = parse.GetValue(EarlyStopping),
                 CollapseSpread = Pick(CollapseSpread, FolderTrainingSetup.FolderRecipe.CollapseSpread),
                 InstanceLossWeight = Pick(InstanceWeight, FolderTrainingSetup.FolderRecipe.InstanceLossWeight),
+                InstanceTemperature = Pick(InstanceTemperature, FolderTrainingSetup.FolderRecipe.InstanceTemperature),
                 CheckpointPath = CheckpointPath(parse, arch, dataset),
                 ResumeFrom = parse.GetValue(Resume),
                 CacheFrozenFeatures = !parse.GetValue(NoFeatureCache),
