@@ -16,6 +16,9 @@ namespace ImageRetrieval.Training;
 /// </summary>
 internal static class InstanceViews
 {
+    /// <summary>Whether a recipe's steps carry the instance term: a positive weight, and P × K batches (random triplets have none).</summary>
+    public static bool Apply(TrainingOptions recipe) => recipe.InstanceLossWeight > 0 && recipe.Miner != TripletMiningStrategy.Random;
+
     /// <summary>The batch with a second augmented view of every image appended, and the class labels repeated to match.</summary>
     public static (Tensor Input, Tensor Labels) AddSecondView(Tensor input, Tensor labels, LabeledImageSet train, int[] indices, TrainingOptions recipe, Random random)
     {

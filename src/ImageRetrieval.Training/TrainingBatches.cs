@@ -51,7 +51,7 @@ internal sealed class ImageBatches(EmbeddingNetwork network, LabeledImageSet tra
     {
         var input = TrainingInputs.Batch(train, indices, recipe, random);
         var labels = allLabels.index_select(0, torch.tensor(indices.Select(i => (long)i).ToArray()));
-        bool instances = recipe.InstanceLossWeight > 0 && recipe.Miner != TripletMiningStrategy.Random;
+        bool instances = InstanceViews.Apply(recipe);
         if (instances)
         {
             (input, labels) = InstanceViews.AddSecondView(input, labels, train, indices, recipe, random);
