@@ -41,14 +41,7 @@ internal sealed class RawHttpConnection : IDisposable
         {
             await FillAsync();
         }
-        ReadOnlySpan<byte> head = _buffer.AsSpan(_start, headerEnd);
-        // "HTTP/1.1 200 OK"
-        if (head.Length < 12 || !Utf8Parser.TryParse(head.Slice(9, 3), out int status, out _))
-        {
-            throw new IOException("Malformed status line: " + Encoding.ASCII.GetString(head[..Math.Min(head.Length, 40)]));
-        }
-        long contentLength = HeaderValue(head, "\r\ncontent-length:"u8) is { } length && Utf8Parser.TryParse(length, out long parsed, out _) ? parsed : -1;
-        bool chunked = HeaderValue(head, "\r\ntransfer-encoding:"u8) is { } encoding && encoding.IndexOf("chunked"u8) >= 0;
+        (int status, long contentLength, bool chunked) = ParseHead(_buffer.AsSpan(_start, headerEnd));
         _start += headerEnd + 4;
         if (chunked)
         {
@@ -75,16 +68,29 @@ internal sealed class RawHttpConnection : IDisposable
         return status;
     }
 
-    private static ReadOnlySpan<byte> HeaderValue(ReadOnlySpan<byte> head, ReadOnlySpan<byte> lowerCaseName)
+    /// <summary>Status code, Content-Length (−1 when absent) and chunked encoding of a response head (status line and headers).</summary>
+    private static (int Status, long ContentLength, bool Chunked) ParseHead(ReadOnlySpan<byte> head)
     {
+        // "HTTP/1.1 200 OK"
+        if (head.Length < 12 || !Utf8Parser.TryParse(head.Slice(9, 3), out int status, out _))
+        {
+            throw new IOException("Malformed status line: " + Encoding.ASCII.GetString(head[..Math.Min(head.Length, 40)]));
+        }
         Span<byte> lower = head.Length <= 4096 ? stackalloc byte[head.Length] : new byte[head.Length];
-        Ascii.ToLower(head, lower, out _);
-        int at = ((ReadOnlySpan<byte>)lower).IndexOf(lowerCaseName);
+        Ascii.ToLower(head, lower, out _);   // header names are case-insensitive: lower-case the head once
+        long contentLength = HeaderValue(lower, "\r\ncontent-length:"u8) is { IsEmpty: false } length && Utf8Parser.TryParse(length, out long parsed, out _) ? parsed : -1;
+        bool chunked = HeaderValue(lower, "\r\ntransfer-encoding:"u8).IndexOf("chunked"u8) >= 0;
+        return (status, contentLength, chunked);
+    }
+
+    private static ReadOnlySpan<byte> HeaderValue(ReadOnlySpan<byte> lowerHead, ReadOnlySpan<byte> name)
+    {
+        int at = lowerHead.IndexOf(name);
         if (at < 0)
         {
             return default;
         }
-        ReadOnlySpan<byte> rest = head[(at + lowerCaseName.Length)..];
+        ReadOnlySpan<byte> rest = lowerHead[(at + name.Length)..];
         int end = rest.IndexOf("\r\n"u8);
         return (end < 0 ? rest : rest[..end]).Trim((byte)' ');
     }
