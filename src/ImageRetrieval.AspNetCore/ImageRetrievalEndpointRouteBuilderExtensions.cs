@@ -25,17 +25,15 @@ public static class ImageRetrievalEndpointRouteBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(prefix);
-        if (endpoints.ServiceProvider.GetService<ApiLimitsFilter>() is null)
-        {
-            throw new InvalidOperationException("MapImageRetrievalApi needs services.AddImageRetrievalApi() (and services.AddImageRetrieval(...) for the index).");
-        }
+        ApiLimitsFilter limits = endpoints.ServiceProvider.GetService<ApiLimitsFilter>()
+            ?? throw new InvalidOperationException("MapImageRetrievalApi needs services.AddImageRetrievalApi() (and services.AddImageRetrieval(...) for the index).");
         ImageRetrievalApiOptions options = endpoints.ServiceProvider.GetRequiredService<IOptions<ImageRetrievalApiOptions>>().Value;
         prefix = prefix.TrimEnd('/');
         RouteGroupBuilder root = endpoints.MapGroup(prefix);
 
         RouteGroupBuilder api = root.MapGroup("/api")
             .WithMetadata(new ImageRetrievalEndpointMetadata(prefix + "/api"))
-            .AddEndpointFilter((context, next) => context.HttpContext.RequestServices.GetRequiredService<ApiLimitsFilter>().InvokeAsync(context, next))
+            .AddEndpointFilter((context, next) => limits.InvokeAsync(context, next))   // a singleton: resolved once, not per request
             .WithTags("Image search")
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout);

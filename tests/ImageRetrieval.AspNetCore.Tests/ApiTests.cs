@@ -19,6 +19,7 @@ public sealed class ApiTests(WebSearchFactory factory) : IClassFixture<WebSearch
     {
         using HttpResponseMessage response = await Client.PostAsync("/api/search?k=5", Png(File.ReadAllBytes(AnkleBootQuery)));
         JsonElement body = await Json(response, HttpStatusCode.OK);
+        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
         Assert.Equal(5, body.GetProperty("k").GetInt32());
         Assert.True(body.GetProperty("milliseconds").GetDouble() > 0);
         JsonElement[] results = body.GetProperty("results").EnumerateArray().ToArray();
