@@ -1,7 +1,8 @@
 // serve-load: a bounded load test of `imgret serve` on 127.0.0.1, then the same searches in process.
 //
 //   dotnet run -c Release --project bench/ServeLoad -- --imgret src/ImageRetrieval.Cli/bin/Release/net10.0/imgret \
-//       --index /tmp/imgret-demo-index [--seconds 60] [--warmup 15] [--clients 32] [--insert-percent 2] [--threads 1]
+//       --index /tmp/imgret-demo-index [--seconds 60] [--warmup 45] [--clients 32] [--insert-percent 2] [--threads 1]
+//       [--client raw|httpclient|wrk] [--wrk /usr/bin/wrk]
 //
 // 1. Copies the index and its gallery to a temporary folder (inserts must not touch the originals) and starts
 //    `imgret serve` there with an API key. 2. Warm-up. 3. Closed loop: N clients, each posting the next query image
@@ -12,7 +13,9 @@
 //    ratio per CPU-second (the server's CPU time from /proc against the in-process run's), which leaves out the load
 //    generator: on a 2-core machine it runs on the server's cores and takes a share of them. Searches are sent over raw
 //    keep-alive HTTP/1.1 connections (RawHttpConnection, as wrk does) unless --client httpclient; inserts (multipart)
-//    always go through HttpClient.
+//    always go through HttpClient. With --client wrk, the warm-up and the closed loop are run by wrk (Debian package
+//    `wrk`, C and epoll, one thread, search.lua beside this program: searches only), the lightest generator at hand;
+//    its CPU time is read from /proc like the server's. The open loop still uses the raw connections.
 using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Globalization;
@@ -36,7 +39,16 @@ int port = 5600 + Environment.ProcessId % 300;
 string url = $"http://127.0.0.1:{port}";
 var endpoint = new IPEndPoint(IPAddress.Loopback, port);
 var searches = new SearchRequests(queries, queries.Select(q => RawHttpConnection.Request("/api/search?k=10", endpoint, "image/png", q)).ToArray(),
-    options.Client == "raw" ? endpoint : null);
+    options.Client == "httpclient" ? null : endpoint);
+string wrkQueries = Path.Combine(work, "wrk-queries");
+if (options.Client == "wrk")
+{
+    Directory.CreateDirectory(wrkQueries);
+    for (int i = 0; i < queries.Length; i++)
+    {
+        File.WriteAllBytes(Path.Combine(wrkQueries, $"{i}.png"), queries[i]);
+    }
+}
 
 using var server = Process.Start(new ProcessStartInfo(options.Imgret,
     ["serve", "--index", index, "--gallery", gallery, "--urls", url, "--api-key-file", keyFile, "--queue-limit", "4096"])
@@ -54,8 +66,21 @@ try
     await WaitHealthy(http);
     string key = File.ReadAllText(keyFile);
     Console.WriteLine($"imgret serve pid {server.Id} at {url}: {info.Count} images; {queries.Length} query images; {options.Clients} clients ({options.Client}); {Environment.ProcessorCount} cores.");
-    await ClosedLoop(http, searches, key, options with { Seconds = options.Warmup, InsertPercent = 0 }, server.Id);   // warm-up
-    Phase max = await ClosedLoop(http, searches, key, options, server.Id);
+    Phase max;
+    if (options.Client == "wrk")
+    {
+        if (options.InsertPercent > 0)
+        {
+            throw new ArgumentException("--client wrk sends searches only; use --client raw for a mix with --insert-percent.");
+        }
+        await WrkLoop(options, url, wrkQueries, queries.Length, options.Warmup, server.Id);   // warm-up
+        max = await WrkLoop(options, url, wrkQueries, queries.Length, options.Seconds, server.Id);
+    }
+    else
+    {
+        await ClosedLoop(http, searches, key, options with { Seconds = options.Warmup, InsertPercent = 0 }, server.Id);   // warm-up
+        max = await ClosedLoop(http, searches, key, options, server.Id);
+    }
     Print("HTTP, closed loop (max)", max);
     double half = max.SearchesPerSecond / 2;
     Phase paced = await OpenLoop(http, searches, half, Math.Max(5, options.Seconds / 2), server.Id);
@@ -119,6 +144,33 @@ static async Task<Phase> ClosedLoop(HttpClient http, SearchRequests searches, st
     phase.Seconds = stop.Elapsed.TotalSeconds;
     phase.ServerCpuSeconds = Phase.ProcessCpuSeconds(serverPid) - cpu0;
     phase.ClientCpuSeconds = (Environment.CpuUsage.TotalTime - clientCpu0).TotalSeconds;
+    return phase;
+}
+
+static async Task<Phase> WrkLoop(Args options, string url, string queryFolder, int queryCount, int seconds, int serverPid)
+{
+    string script = Path.Combine(AppContext.BaseDirectory, "search.lua");
+    var phase = new Phase();
+    using var sampler = phase.SampleMemory(serverPid);
+    double cpu0 = Phase.ProcessCpuSeconds(serverPid);
+    double children0 = Phase.ReapedChildrenCpuSeconds();
+    using var wrk = Process.Start(new ProcessStartInfo(options.Wrk,
+        ["-t1", $"-c{options.Clients}", $"-d{seconds}s", "--timeout", "30s", "-s", script, url + "/api/search?k=10", "--", queryFolder, queryCount.ToString(CultureInfo.InvariantCulture)])
+    {
+        RedirectStandardOutput = true,
+    }) ?? throw new InvalidOperationException($"Cannot start {options.Wrk}.");
+    string output = await wrk.StandardOutput.ReadToEndAsync();
+    await wrk.WaitForExitAsync();
+    phase.ServerCpuSeconds = Phase.ProcessCpuSeconds(serverPid) - cpu0;
+    phase.ClientCpuSeconds = Phase.ReapedChildrenCpuSeconds() - children0;   // wrk's, once reaped (the server still runs)
+    string line = output.Split('\n').LastOrDefault(l => l.StartsWith('{'))
+        ?? throw new InvalidOperationException($"wrk printed no summary (exit code {wrk.ExitCode}):\n{output}");
+    using JsonDocument summary = JsonDocument.Parse(line);
+    JsonElement r = summary.RootElement;
+    int Int(string name) => r.GetProperty(name).GetInt32();
+    phase.SetSummary(Int("requests"), r.GetProperty("duration_us").GetInt64() / 1e6,
+        Int("errors_connect") + Int("errors_read") + Int("errors_write") + Int("errors_status") + Int("errors_timeout"),
+        new() { [0.50] = Int("p50_us") / 1000.0, [0.95] = Int("p95_us") / 1000.0, [0.99] = Int("p99_us") / 1000.0 });
     return phase;
 }
 
@@ -224,15 +276,28 @@ internal sealed class Phase
     public double Seconds { get; set; }
     public double ServerCpuSeconds { get; set; }
     public double ClientCpuSeconds { get; set; }
-    public int Searches { get { lock (_latencies) { return _latencies.Count; } } }
+    private int? _summaryCount;
+    private Dictionary<double, double>? _summaryPercentiles;
+
+    public int Searches { get { lock (_latencies) { return _summaryCount ?? _latencies.Count; } } }
     public int Inserts => _inserts;
     public int Errors => _errors;
+
+    /// <summary>Totals measured by an external generator (wrk) instead of this program's own clients.</summary>
+    public void SetSummary(int searches, double seconds, int errors, Dictionary<double, double> percentiles)
+    {
+        (_summaryCount, Seconds, _errors, _summaryPercentiles) = (searches, seconds, errors, percentiles);
+    }
     public List<double> RssMb { get; } = [];
     public double SearchesPerSecond => Searches / Seconds;
     public double InsertsPerSecond => Inserts / Seconds;
 
     public double P(double q)
     {
+        if (_summaryPercentiles is not null)
+        {
+            return _summaryPercentiles.TryGetValue(q, out double ms) ? ms : double.NaN;
+        }
         lock (_latencies)
         {
             if (_latencies.Count == 0)
@@ -316,6 +381,20 @@ internal sealed class Phase
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
+    /// <summary>User + system CPU time of this process's exited and reaped children (getrusage(RUSAGE_CHILDREN)).</summary>
+    public static double ReapedChildrenCpuSeconds()
+    {
+        var usage = new long[18];   // struct rusage: ru_utime and ru_stime (timeval: seconds, microseconds), then 14 longs
+        if (GetRUsage(-1, usage) != 0)
+        {
+            throw new InvalidOperationException("getrusage(RUSAGE_CHILDREN) failed.");
+        }
+        return usage[0] + usage[1] / 1e6 + usage[2] + usage[3] / 1e6;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage")]
+    private static extern int GetRUsage(int who, long[] usage);
+
     public IDisposable SampleMemory(int pid) => new Timer(_ =>
     {
         try
@@ -339,7 +418,7 @@ internal sealed record SearchRequests(byte[][] Images, byte[][] Raw, IPEndPoint?
     public async Task<RawHttpConnection?> OpenAsync() => Server is null ? null : await RawHttpConnection.OpenAsync(Server);
 }
 
-internal sealed record Args(string Imgret, string Index, int Seconds, int Clients, int InsertPercent, int Threads, int Workers, int Warmup, string Client)
+internal sealed record Args(string Imgret, string Index, int Seconds, int Clients, int InsertPercent, int Threads, int Workers, int Warmup, string Client, string Wrk)
 {
     public static Args Parse(string[] args)
     {
@@ -349,10 +428,10 @@ internal sealed record Args(string Imgret, string Index, int Seconds, int Client
             Get("--index") ?? throw new ArgumentException("--index DIR (e.g. from imgret demo --index-out) is required."),
             Int("--seconds", 60), Int("--clients", 32), Int("--insert-percent", 0), Int("--threads", 1),
             Int("--workers", Math.Max(2, 2 * Environment.ProcessorCount)),   // imgret serve's default --max-concurrent
-            Int("--warmup", 15), Get("--client") ?? "raw");
-        if (parsed.Clients is < 1 or > 1024 || parsed.Seconds is < 1 or > 600 || parsed.InsertPercent is < 0 or > 100 || parsed.Warmup is < 1 or > 600 || parsed.Client is not ("raw" or "httpclient"))
+            Int("--warmup", 45), Get("--client") ?? "raw", Get("--wrk") ?? "wrk");
+        if (parsed.Clients is < 1 or > 1024 || parsed.Seconds is < 1 or > 600 || parsed.InsertPercent is < 0 or > 100 || parsed.Warmup is < 1 or > 600 || parsed.Client is not ("raw" or "httpclient" or "wrk"))
         {
-            throw new ArgumentException("--clients 1..1024, --seconds 1..600, --insert-percent 0..100, --warmup 1..600, --client raw|httpclient.");
+            throw new ArgumentException("--clients 1..1024, --seconds 1..600, --insert-percent 0..100, --warmup 1..600, --client raw|httpclient|wrk.");
         }
         return parsed;
     }
