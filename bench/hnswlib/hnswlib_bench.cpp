@@ -6,6 +6,7 @@
 //   g++ -O3 -march=native -DNDEBUG -std=c++17 -pthread bench/hnswlib/hnswlib_bench.cpp -o /tmp/quant-hnswlib-bench
 //   /tmp/quant-hnswlib-bench BASE.fvecs QUERY.fvecs GT.ivecs M EF_CONSTRUCTION EF1,EF2,... THREADS [K] [INDEX_FILE]
 // With INDEX_FILE: load it if it exists (no build), else build and save it (for profiling the search alone).
+// SEED=S (environment): hnswlib's random_seed for the level draw (default 42), to compare graphs of several builds.
 #include <hnswlib/hnswlib.h>
 
 #include <chrono>
@@ -72,7 +73,8 @@ int main(int argc, char** argv) {
     hnswlib::L2Space space(dim);
     const char* saved = argc > 9 ? argv[9] : nullptr;
     bool load = saved && std::ifstream(saved).good();
-    auto* index = load ? new hnswlib::HierarchicalNSW<float>(&space, saved) : new hnswlib::HierarchicalNSW<float>(&space, n, m, efc, 42);
+    size_t seed = getenv("SEED") ? strtoull(getenv("SEED"), nullptr, 10) : 42;
+    auto* index = load ? new hnswlib::HierarchicalNSW<float>(&space, saved) : new hnswlib::HierarchicalNSW<float>(&space, n, m, efc, seed);
     double cpu0 = cpu_seconds();
     auto t0 = std::chrono::steady_clock::now();
     if (load) {
@@ -132,9 +134,9 @@ int main(int argc, char** argv) {
     // hnswlib's own allocation: level-0 block (max_elements × size_data_per_element) + upper-layer link lists.
     double level0_mb = (double)index->max_elements_ * index->size_data_per_element_ / 1048576.0;
     printf("{\"library\":\"hnswlib-cpp\",\"base_count\":%zu,\"query_count\":%zu,\"dimension\":%d,\"k\":%d,\"metric\":\"l2\",\"m\":%d,"
-           "\"ef_construction\":%d,\"build_threads\":%d,\"build_seconds\":%.3f,\"build_cpu_seconds\":%.3f,\"runs\":[%s],"
+           "\"ef_construction\":%d,\"seed\":%zu,\"build_threads\":%d,\"build_seconds\":%.3f,\"build_cpu_seconds\":%.3f,\"runs\":[%s],"
            "\"peak_memory_mb\":%.1f,\"index_memory_mb\":%.1f,\"index_rss_delta_mb\":%.1f,\"dataset_mb\":%.1f,\"dtype\":\"f32\"}\n",
-           n, nq, dim, k, m, efc, threads, build, build_cpu, runs.str().c_str(), usage.ru_maxrss / 1024.0, level0_mb,
+           n, nq, dim, k, m, efc, seed, threads, build, build_cpu, runs.str().c_str(), usage.ru_maxrss / 1024.0, level0_mb,
            (rss_built - rss0) / 1048576.0, data_mb);
     delete index;
     return 0;
