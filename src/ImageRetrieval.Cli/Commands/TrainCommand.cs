@@ -95,7 +95,7 @@ internal static class TrainCommand
             options.PhotoAugmentation is null ? (options.Augmentation.Enabled ? "shift-flip" : "none") : "photo",
             network.Spec.Height,
             network.parameters().Where(p => p.requires_grad).Sum(p => p.numel()),
-            network.Spec.EmbeddingDimension,
+            network.OutputDimension,
             options.Miner.ToString(),
             result.Info.Epoch,
             history[^1].Loss,
@@ -165,6 +165,7 @@ internal static class TrainCommand
         public Option<int> Limit { get; } = new("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<int> ValidationLimit { get; } = new("--validation-limit") { Description = "Validate with the first N test images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<string> Architecture { get; } = new("--arch") { Description = "Network architecture.", DefaultValueFactory = _ => Defaults.Architecture };
+        public Option<string?> EmbeddingLayers { get; } = new("--embedding-layers") { Description = "Embed with these layers' outputs (comma-separated names, e.g. pool2: the classic network's pooled conv features; flattened, normalised, concatenated) instead of the head, which the losses still train; 'head': the head (folder from scratch, classic: pool2 unless given)." };
         public Option<int> Dimension { get; } = new("--embedding-dim", "--dim") { Description = "Embedding dimension (folder from scratch: 128 unless given).", DefaultValueFactory = _ => Defaults.EmbeddingDimension };
         public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs (in total, when resuming).", DefaultValueFactory = _ => Defaults.Epochs };
         public Option<int> ClassesPerBatch { get; } = new("--classes-per-batch", "--p", "-p") { Description = "P: classes per batch.", DefaultValueFactory = _ => Defaults.ClassesPerBatch };
@@ -225,6 +226,7 @@ internal static class TrainCommand
                 Architecture, Dimension, Epochs, ClassesPerBatch, SamplesPerClass, LearningRate, LrStep, LrDecay, LrSchedule, WeightDecay,
                 Miner, Distance, Margin, SoftMargin, NoFlip, Shift, Seed, Threads, EvalEvery, Checkpoint, CheckpointDir, Resume,
                 Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, NoFeatureCache, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread, InstanceWeight, InstanceTemperature,
+                EmbeddingLayers,
             ];
             foreach (Option option in all)
             {
@@ -251,6 +253,8 @@ internal static class TrainCommand
             {
                 Architecture = arch,
                 EmbeddingDimension = Pick(Dimension, FolderTrainingSetup.FolderRecipe.EmbeddingDimension),
+                EmbeddingLayers = resumed is not null ? resumed.Spec.EmbeddingLayers
+                    : ParseLayers(Pick(EmbeddingLayers, FolderTrainingSetup.FolderEmbeddingLayers(arch))),
                 TimeBudgetSeconds = parse.GetValue(TimeBudget),
                 Epochs = parse.GetValue(Epochs),
                 ClassesPerBatch = parse.GetValue(ClassesPerBatch),
@@ -281,6 +285,11 @@ internal static class TrainCommand
             options.Validate();
             return options;
         }
+
+        // "head" (or nothing): the head's output; else comma-separated layer names.
+        private static string[]? ParseLayers(string? value) =>
+            value is null || value.Trim() is "" or "head" ? null
+            : value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
         // --checkpoint; else checkpoint.ckpt in --checkpoint-dir; else beside --out; else a name in the working directory that says what it holds.
         private string CheckpointPath(ParseResult parse, string architecture, string dataset) =>

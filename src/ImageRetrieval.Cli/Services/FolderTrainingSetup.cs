@@ -28,6 +28,13 @@ internal static class FolderTrainingSetup
         EmbeddingDimension = 128, LearningRate = 5e-4, InstanceLossWeight = 0.1, InstanceTemperature = 0.1, CollapseSpread = 0.05,
     };
 
+    /// <summary>
+    /// The layers a folder run from scratch embeds with unless <c>--embedding-layers</c> is given: for the classic network its
+    /// pooled convolutional features (<c>pool2</c>, 64 × 4 × 4 at 28 px), which retrieve classes unseen in training better
+    /// than the trained head (docs/training.md); null (the head) for other architectures, where it was not measured.
+    /// </summary>
+    public static string? FolderEmbeddingLayers(string architecture) => architecture == NetworkFactory.Classic ? "pool2" : null;
+
     /// <summary>Largest inferred side for networks trained from scratch (bigger images are shrunk to it) and for ImageNet ResNet-18.</summary>
     public const int MaxScratchSide = 64, MaxPretrainedSide = 224;
 
