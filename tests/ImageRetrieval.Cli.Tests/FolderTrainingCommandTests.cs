@@ -22,6 +22,7 @@ public class FolderTrainingCommandTests(ITestOutputHelper log)
         Assert.Contains("128-d", run.Text, StringComparison.Ordinal);   // the folder recipe, with its NT-Xent instance term
         Assert.Contains("instance weight 0.1 (NT-Xent, temperature 0.1)", run.Text, StringComparison.Ordinal);
         Assert.Contains("embedding: layers pool2", run.Text, StringComparison.Ordinal);   // the pooled conv features, not the head
+        Assert.Contains("lr 0.002,", run.Text, StringComparison.Ordinal);
 
         JsonElement json = Imgret.Succeed(log, "train", "--dataset", "folder", "--train-dir", folder, "--epochs", "1", "-p", "8", "-k", "5",
             "--threads", "1", "--checkpoint", temp.File("run.ckpt"), "--out", temp.File("run.onnx"), "--json").Json;
@@ -50,9 +51,10 @@ public class FolderTrainingCommandTests(ITestOutputHelper log)
         Assert.Contains("held-out images of the training classes", run.Text, StringComparison.Ordinal);
         Assert.Contains("5 classes to train on, fewer than P = 10: every batch takes all 5 classes x 5 images.", run.Text, StringComparison.Ordinal);
 
-        // The head as the embedding, on request.
-        JsonElement head = Imgret.Succeed(log, "train", "--dataset", "folder", "--train-dir", folder, "--epochs", "1", "-k", "5", "--threads", "1",
-            "--embedding-layers", "head", "--checkpoint", temp.File("head.ckpt"), "--json").Json;
-        Assert.Equal(128, head.GetProperty("embedding_dimension").GetInt32());
+        // The head as the embedding, on request, at the head's folder rate.
+        ImgretRun head = Imgret.Succeed(log, "train", "--dataset", "folder", "--train-dir", folder, "--epochs", "1", "-k", "5", "--threads", "1",
+            "--embedding-layers", "head", "--checkpoint", temp.File("head.ckpt"));
+        Assert.Contains("lr 0.0005, ", head.Text, StringComparison.Ordinal);
+        Assert.Contains("embedding: the head.", head.Text, StringComparison.Ordinal);
     }
 }

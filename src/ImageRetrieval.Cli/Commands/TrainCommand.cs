@@ -170,7 +170,7 @@ internal static class TrainCommand
         public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs (in total, when resuming).", DefaultValueFactory = _ => Defaults.Epochs };
         public Option<int> ClassesPerBatch { get; } = new("--classes-per-batch", "--p", "-p") { Description = "P: classes per batch.", DefaultValueFactory = _ => Defaults.ClassesPerBatch };
         public Option<int> SamplesPerClass { get; } = new("--samples-per-class", "--k", "-k") { Description = "K: images per class per batch.", DefaultValueFactory = _ => Defaults.SamplesPerClass };
-        public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate (folder from scratch: 5e-4 unless given).", DefaultValueFactory = _ => Defaults.LearningRate };
+        public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate (folder from scratch: 2e-3 when embedding with inner layers, else 5e-4, unless given).", DefaultValueFactory = _ => Defaults.LearningRate };
         public Option<int> LrStep { get; } = new("--lr-step") { Description = "Decay the learning rate every N epochs (0: never).", DefaultValueFactory = _ => Defaults.LearningRateStepEpochs };
         public Option<double> LrDecay { get; } = new("--lr-decay") { Description = "Learning-rate decay factor.", DefaultValueFactory = _ => Defaults.LearningRateDecay };
         public Option<string> LrSchedule { get; } = new("--lr-schedule") { Description = "step (--lr-step/--lr-decay) or cosine (per batch, to 1 % of --lr at the last epoch or the end of --time-budget, whichever is sooner).", DefaultValueFactory = _ => Kebab(Defaults.Schedule) };
@@ -249,17 +249,17 @@ internal static class TrainCommand
             bool folder = resumed is null && parse.GetValue(TrainDir) is not null && arch != NetworkFactory.ResNet18;
             T Pick<T>(Option<T> option, T folderDefault) =>
                 folder && parse.GetResult(option) is not { Implicit: false } ? folderDefault : parse.GetValue(option)!;
+            string[]? layers = resumed is not null ? resumed.Spec.EmbeddingLayers : ParseLayers(Pick(EmbeddingLayers, FolderTrainingSetup.FolderEmbeddingLayers(arch)));
             var options = new TrainingOptions
             {
                 Architecture = arch,
                 EmbeddingDimension = Pick(Dimension, FolderTrainingSetup.FolderRecipe.EmbeddingDimension),
-                EmbeddingLayers = resumed is not null ? resumed.Spec.EmbeddingLayers
-                    : ParseLayers(Pick(EmbeddingLayers, FolderTrainingSetup.FolderEmbeddingLayers(arch))),
+                EmbeddingLayers = layers,
                 TimeBudgetSeconds = parse.GetValue(TimeBudget),
                 Epochs = parse.GetValue(Epochs),
                 ClassesPerBatch = parse.GetValue(ClassesPerBatch),
                 SamplesPerClass = parse.GetValue(Batch) is int b ? Math.Max(2, b / parse.GetValue(ClassesPerBatch)) : parse.GetValue(SamplesPerClass),
-                LearningRate = Pick(LearningRate, FolderTrainingSetup.FolderRecipe.LearningRate),
+                LearningRate = Pick(LearningRate, FolderTrainingSetup.FolderLearningRate(layers is not null)),
                 LearningRateStepEpochs = parse.GetValue(LrStep),
                 LearningRateDecay = parse.GetValue(LrDecay),
                 Schedule = Enum.Parse<LearningRateSchedule>(parse.GetValue(LrSchedule)!, ignoreCase: true),
