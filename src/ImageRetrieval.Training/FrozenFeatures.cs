@@ -52,7 +52,8 @@ internal sealed class FrozenFeatures : IDisposable
         recipe.CacheFrozenFeatures
         && recipe.FineTuning is { FreezeBackbone: true, UnfreezeStages: null } fineTuning
         && (fineTuning.BatchNormMode == BatchNormMode.Eval || !network.modules().OfType<BatchNorm>().Any())
-        && !InstanceViews.Apply(recipe);
+        && !InstanceViews.Apply(recipe)
+        && !network.Spec.EmbedsLayers;
 
     /// <summary>Runs the backbone once over every image of the three sets (already at the network's input size).</summary>
     public static FrozenFeatures Compute(

@@ -10,7 +10,7 @@ public static class NetworkEmbedder
 {
     /// <summary>
     /// Embeds every image (no augmentation, evaluation mode, no gradients) and returns the vectors row
-    /// after row (<c>set.Count × D</c>). The network's training/evaluation mode is restored afterwards.
+    /// after row (<c>set.Count × D</c>, D = <see cref="EmbeddingNetwork.OutputDimension"/>). The network's training/evaluation mode is restored afterwards.
     /// </summary>
     /// <param name="network">The network.</param>
     /// <param name="set">Images whose shape matches the network's spec.</param>
@@ -24,7 +24,7 @@ public static class NetworkEmbedder
         ArgumentNullException.ThrowIfNull(set);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         RequireShape(set, network.Spec);
-        int dimension = network.Spec.EmbeddingDimension;
+        int dimension = network.OutputDimension;
         var output = new float[(long)set.Count * dimension];
         bool wasTraining = network.training;
         network.eval();

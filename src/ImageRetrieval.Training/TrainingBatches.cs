@@ -59,7 +59,7 @@ internal sealed class ImageBatches(EmbeddingNetwork network, LabeledImageSet tra
         return (input, labels, instances);
     }
 
-    public override Tensor Embed(Tensor input) => network.forward(input);
+    public override Tensor Embed(Tensor input) => network.ForwardHead(input);
 
     public override IEnumerable<Parameter> Parameters() => network.parameters().Where(p => p.requires_grad);
 }

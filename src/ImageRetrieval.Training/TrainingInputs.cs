@@ -27,7 +27,7 @@ internal static class TrainingInputs
         int width = options.PhotoAugmentation?.OutputSize ?? train.Width;
         if (options.FineTuning?.PretrainedWeights is { } weights)
         {
-            var network = NetworkFactory.Create(ResNet18Weights.CreateSpec(height, width, options.EmbeddingDimension));
+            var network = NetworkFactory.Create(ResNet18Weights.CreateSpec(height, width, options.EmbeddingDimension) with { EmbeddingLayers = options.EmbeddingLayers });
             try
             {
                 ResNet18Weights.ImportImageNet(network, weights);
@@ -40,7 +40,10 @@ internal static class TrainingInputs
             return network;
         }
         var (mean, std) = TripletTrainer.ChannelStatistics(train);
-        return NetworkFactory.Create(new NetworkSpec(options.Architecture, train.Channels, height, width, options.EmbeddingDimension, mean, std));
+        return NetworkFactory.Create(new NetworkSpec(options.Architecture, train.Channels, height, width, options.EmbeddingDimension, mean, std)
+        {
+            EmbeddingLayers = options.EmbeddingLayers,
+        });
     }
 
     /// <summary>

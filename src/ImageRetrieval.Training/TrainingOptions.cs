@@ -146,6 +146,13 @@ public sealed record TrainingOptions
     /// </summary>
     public double InstanceTemperature { get; init; }
 
+    /// <summary>
+    /// Layers whose outputs form the embedding instead of the head's (<see cref="NetworkSpec.EmbeddingLayers"/>, e.g.
+    /// <c>pool2</c>, the classic network's pooled convolutional features): the losses train the head as a projection head
+    /// and the exported model stops at these layers. Null (the default): the head's output is the embedding.
+    /// </summary>
+    public string[]? EmbeddingLayers { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()

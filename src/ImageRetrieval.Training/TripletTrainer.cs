@@ -287,7 +287,7 @@ public static class TripletTrainer
         ArgumentNullException.ThrowIfNull(gallery);
         float[] q = NetworkEmbedder.Embed(network, queries, batchSize, null, cancellationToken);
         float[] g = NetworkEmbedder.Embed(network, gallery, batchSize, null, cancellationToken);
-        return RetrievalMetrics.Compute(q, queries.Labels, g, gallery.Labels, network.Spec.EmbeddingDimension);
+        return RetrievalMetrics.Compute(q, queries.Labels, g, gallery.Labels, network.OutputDimension);
     }
 
     private static EpochSummary RunEpoch(

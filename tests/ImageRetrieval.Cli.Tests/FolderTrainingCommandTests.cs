@@ -21,9 +21,13 @@ public class FolderTrainingCommandTests(ITestOutputHelper log)
         Assert.Contains("spread", run.Text, StringComparison.Ordinal);
         Assert.Contains("128-d", run.Text, StringComparison.Ordinal);   // the folder recipe, with its NT-Xent instance term
         Assert.Contains("instance weight 0.1 (NT-Xent, temperature 0.1)", run.Text, StringComparison.Ordinal);
+        Assert.Contains("embedding: layers pool2", run.Text, StringComparison.Ordinal);   // the pooled conv features, not the head
+        Assert.Contains("lr 0.002,", run.Text, StringComparison.Ordinal);
 
         JsonElement json = Imgret.Succeed(log, "train", "--dataset", "folder", "--train-dir", folder, "--epochs", "1", "-p", "8", "-k", "5",
-            "--threads", "1", "--checkpoint", temp.File("run.ckpt"), "--json").Json;
+            "--threads", "1", "--checkpoint", temp.File("run.ckpt"), "--out", temp.File("run.onnx"), "--json").Json;
+        Assert.Equal(64 * 4 * 4, json.GetProperty("embedding_dimension").GetInt32());   // what the exported model outputs
+        Assert.InRange(json.GetProperty("onnx_max_abs_diff").GetDouble(), 0, 1e-4);
         Assert.Equal(28, json.GetProperty("input_size").GetInt32());
         Assert.Equal(1, json.GetProperty("input_channels").GetInt32());
         Assert.Equal("held-out-classes", json.GetProperty("validation").GetString());
@@ -46,5 +50,11 @@ public class FolderTrainingCommandTests(ITestOutputHelper log)
         Assert.Contains("Input: 32x32, RGB (as given)", run.Text, StringComparison.Ordinal);
         Assert.Contains("held-out images of the training classes", run.Text, StringComparison.Ordinal);
         Assert.Contains("5 classes to train on, fewer than P = 10: every batch takes all 5 classes x 5 images.", run.Text, StringComparison.Ordinal);
+
+        // The head as the embedding, on request, at the head's folder rate.
+        ImgretRun head = Imgret.Succeed(log, "train", "--dataset", "folder", "--train-dir", folder, "--epochs", "1", "-k", "5", "--threads", "1",
+            "--embedding-layers", "head", "--checkpoint", temp.File("head.ckpt"));
+        Assert.Contains("lr 0.0005, ", head.Text, StringComparison.Ordinal);
+        Assert.Contains("embedding: the head.", head.Text, StringComparison.Ordinal);
     }
 }

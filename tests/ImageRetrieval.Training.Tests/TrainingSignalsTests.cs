@@ -80,6 +80,39 @@ public class TrainingSignalsTests
     }
 
     [Fact]
+    public void Embedding_with_an_inner_layer_trains_the_head_as_before_and_validates_and_checkpoints_the_layer()
+    {
+        using var temp = new TempDirectory();
+        var head = TripletTrainer.Train(TrainingData.Train, null, Quick with { Epochs = 1 });
+        var layer = TripletTrainer.Train(TrainingData.Train, TrainingData.Test,
+            Quick with { Epochs = 1, EmbeddingLayers = ["pool2"], CheckpointPath = temp.File("run.ckpt") });
+        using (head.Network)
+        using (layer.Network)
+        {
+            // The losses train the head's output either way: same seed and batches, the same weights.
+            foreach (var ((name, a), (_, b)) in head.Network.named_parameters().Zip(layer.Network.named_parameters()))
+            {
+                Assert.True(a.allclose(b, rtol: 0, atol: 0), $"parameter {name} differs");
+            }
+            // The output is the pooled conv features (64 x 4 x 4 at 28 px), unit length, and validation ranked with them.
+            Assert.Equal(64 * 4 * 4, layer.Network.OutputDimension);
+            var queries = TrainingData.Test.Take(50);
+            float[] embedded = NetworkEmbedder.Embed(layer.Network, queries);
+            Assert.Equal(50 * 64 * 4 * 4, embedded.Length);
+            Assert.Equal(1.0, Math.Sqrt(embedded.Take(64 * 4 * 4).Sum(v => (double)v * v)), 5);
+            var validation = layer.Info.History[0].Validation!;
+            var again = TripletTrainer.Evaluate(layer.Network, TrainingData.Test, TrainingData.Train);
+            Assert.Equal(again.MapAtR, validation.MapAtR, 9);
+            Assert.NotEqual(TripletTrainer.Evaluate(head.Network, TrainingData.Test, TrainingData.Train).MapAtR, validation.MapAtR, 6);
+            // The checkpoint rebuilds the same network.
+            using var reloaded = ImageRetrieval.Training.Checkpoints.CheckpointFile.Load(temp.File("run.ckpt"), out var info);
+            Assert.Equal(["pool2"], info.Spec.EmbeddingLayers!);
+            Assert.Equal(embedded, NetworkEmbedder.Embed(reloaded, queries));
+            Assert.Equal(64 * 4 * 4, info.ToModelMetadata().EmbeddingDimension);
+        }
+    }
+
+    [Fact]
     public void A_collapse_threshold_above_the_spread_stops_the_run_with_a_message_saying_what_to_change()
     {
         using var temp = new TempDirectory();

@@ -95,7 +95,7 @@ internal static class TrainCommand
             options.PhotoAugmentation is null ? (options.Augmentation.Enabled ? "shift-flip" : "none") : "photo",
             network.Spec.Height,
             network.parameters().Where(p => p.requires_grad).Sum(p => p.numel()),
-            network.Spec.EmbeddingDimension,
+            network.OutputDimension,
             options.Miner.ToString(),
             result.Info.Epoch,
             history[^1].Loss,
@@ -165,11 +165,12 @@ internal static class TrainCommand
         public Option<int> Limit { get; } = new("--limit") { Description = "Train on the first N images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<int> ValidationLimit { get; } = new("--validation-limit") { Description = "Validate with the first N test images only.", DefaultValueFactory = _ => int.MaxValue };
         public Option<string> Architecture { get; } = new("--arch") { Description = "Network architecture.", DefaultValueFactory = _ => Defaults.Architecture };
+        public Option<string?> EmbeddingLayers { get; } = new("--embedding-layers") { Description = "Embed with these layers' outputs (comma-separated names, e.g. pool2: the classic network's pooled conv features; flattened, normalised, concatenated) instead of the head, which the losses still train; 'head': the head (folder from scratch, classic: pool2 unless given)." };
         public Option<int> Dimension { get; } = new("--embedding-dim", "--dim") { Description = "Embedding dimension (folder from scratch: 128 unless given).", DefaultValueFactory = _ => Defaults.EmbeddingDimension };
         public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs (in total, when resuming).", DefaultValueFactory = _ => Defaults.Epochs };
         public Option<int> ClassesPerBatch { get; } = new("--classes-per-batch", "--p", "-p") { Description = "P: classes per batch.", DefaultValueFactory = _ => Defaults.ClassesPerBatch };
         public Option<int> SamplesPerClass { get; } = new("--samples-per-class", "--k", "-k") { Description = "K: images per class per batch.", DefaultValueFactory = _ => Defaults.SamplesPerClass };
-        public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate (folder from scratch: 5e-4 unless given).", DefaultValueFactory = _ => Defaults.LearningRate };
+        public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam learning rate (folder from scratch: 2e-3 when embedding with inner layers, else 5e-4, unless given).", DefaultValueFactory = _ => Defaults.LearningRate };
         public Option<int> LrStep { get; } = new("--lr-step") { Description = "Decay the learning rate every N epochs (0: never).", DefaultValueFactory = _ => Defaults.LearningRateStepEpochs };
         public Option<double> LrDecay { get; } = new("--lr-decay") { Description = "Learning-rate decay factor.", DefaultValueFactory = _ => Defaults.LearningRateDecay };
         public Option<string> LrSchedule { get; } = new("--lr-schedule") { Description = "step (--lr-step/--lr-decay) or cosine (per batch, to 1 % of --lr at the last epoch or the end of --time-budget, whichever is sooner).", DefaultValueFactory = _ => Kebab(Defaults.Schedule) };
@@ -225,6 +226,7 @@ internal static class TrainCommand
                 Architecture, Dimension, Epochs, ClassesPerBatch, SamplesPerClass, LearningRate, LrStep, LrDecay, LrSchedule, WeightDecay,
                 Miner, Distance, Margin, SoftMargin, NoFlip, Shift, Seed, Threads, EvalEvery, Checkpoint, CheckpointDir, Resume,
                 Batch, TimeBudget, Output, Json, Augment, Pretrained, FreezeBackbone, NoFeatureCache, UnfreezeStages, BnMode, Validation, EarlyStopping, CollapseSpread, InstanceWeight, InstanceTemperature,
+                EmbeddingLayers,
             ];
             foreach (Option option in all)
             {
@@ -247,15 +249,17 @@ internal static class TrainCommand
             bool folder = resumed is null && parse.GetValue(TrainDir) is not null && arch != NetworkFactory.ResNet18;
             T Pick<T>(Option<T> option, T folderDefault) =>
                 folder && parse.GetResult(option) is not { Implicit: false } ? folderDefault : parse.GetValue(option)!;
+            string[]? layers = resumed is not null ? resumed.Spec.EmbeddingLayers : ParseLayers(Pick(EmbeddingLayers, FolderTrainingSetup.FolderEmbeddingLayers(arch)));
             var options = new TrainingOptions
             {
                 Architecture = arch,
                 EmbeddingDimension = Pick(Dimension, FolderTrainingSetup.FolderRecipe.EmbeddingDimension),
+                EmbeddingLayers = layers,
                 TimeBudgetSeconds = parse.GetValue(TimeBudget),
                 Epochs = parse.GetValue(Epochs),
                 ClassesPerBatch = parse.GetValue(ClassesPerBatch),
                 SamplesPerClass = parse.GetValue(Batch) is int b ? Math.Max(2, b / parse.GetValue(ClassesPerBatch)) : parse.GetValue(SamplesPerClass),
-                LearningRate = Pick(LearningRate, FolderTrainingSetup.FolderRecipe.LearningRate),
+                LearningRate = Pick(LearningRate, FolderTrainingSetup.FolderLearningRate(layers is not null)),
                 LearningRateStepEpochs = parse.GetValue(LrStep),
                 LearningRateDecay = parse.GetValue(LrDecay),
                 Schedule = Enum.Parse<LearningRateSchedule>(parse.GetValue(LrSchedule)!, ignoreCase: true),
@@ -281,6 +285,11 @@ internal static class TrainCommand
             options.Validate();
             return options;
         }
+
+        // "head" (or nothing): the head's output; else comma-separated layer names.
+        private static string[]? ParseLayers(string? value) =>
+            value is null || value.Trim() is "" or "head" ? null
+            : value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
         // --checkpoint; else checkpoint.ckpt in --checkpoint-dir; else beside --out; else a name in the working directory that says what it holds.
         private string CheckpointPath(ParseResult parse, string architecture, string dataset) =>

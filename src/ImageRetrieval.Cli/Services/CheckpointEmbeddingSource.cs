@@ -15,7 +15,7 @@ internal sealed class CheckpointEmbeddingSource : IEmbeddingSource
     {
         _network = CheckpointFile.Load(path, out CheckpointInfo info);
         Metric = DistanceMetricNames.Parse(info.Metric, $"checkpoint '{path}'");
-        Description = $"{Path.GetFileName(path)} ({info.Spec.Architecture}, {info.Spec.EmbeddingDimension}-d, epoch {info.Epoch}, trained on {info.TrainingDataset})";
+        Description = $"{Path.GetFileName(path)} ({info.Spec.Architecture}, {_network.OutputDimension}-d, epoch {info.Epoch}, trained on {info.TrainingDataset})";
     }
 
     private CheckpointEmbeddingSource(EmbeddingNetwork network, DistanceMetric metric, string description)
@@ -29,7 +29,7 @@ internal sealed class CheckpointEmbeddingSource : IEmbeddingSource
 
     public (int Channels, int Height, int Width) InputShape => (_network.Spec.Channels, _network.Spec.Height, _network.Spec.Width);
 
-    public int Dimension => _network.Spec.EmbeddingDimension;
+    public int Dimension => _network.OutputDimension;
 
     public DistanceMetric Metric { get; }
 

@@ -89,7 +89,7 @@ internal static class TrainingConsole
             AnsiConsole.MarkupLineInterpolated($"Input: {input.Side}x{input.Side}, {(input.Channels == 1 ? "grey" : "RGB")} ({input.Reason}).");
         }
         AnsiConsole.MarkupLineInterpolated($"Validation: {check.Description}.");
-        AnsiConsole.MarkupLineInterpolated($"Recipe: {options.EmbeddingDimension}-d, {options.Miner} mining, margin {options.Margin}, lr {options.LearningRate:G3}, instance weight {options.InstanceLossWeight}{(options.InstanceTemperature > 0 ? $" (NT-Xent, temperature {options.InstanceTemperature})" : "")}.");
+        AnsiConsole.MarkupLineInterpolated($"Recipe: {options.EmbeddingDimension}-d, {options.Miner} mining, margin {options.Margin}, lr {options.LearningRate:G3}, instance weight {options.InstanceLossWeight}{(options.InstanceTemperature > 0 ? $" (NT-Xent, temperature {options.InstanceTemperature})" : "")}; embedding: {(options.EmbeddingLayers is { Length: > 0 } embedded ? $"layers {string.Join(", ", embedded)} (the {options.EmbeddingDimension}-d head is trained as a projection head)" : "the head")}.");
         int classes = train.CountPerClass().Count(c => c > 0);
         if (options.Miner != Training.Mining.TripletMiningStrategy.Random && classes < options.ClassesPerBatch)
         {

@@ -41,7 +41,7 @@ public sealed record CheckpointInfo
         InputWidth = Spec.Width,
         InputHeight = Spec.Height,
         InputChannels = Spec.Channels,
-        EmbeddingDimension = Spec.EmbeddingDimension,
+        EmbeddingDimension = NetworkFactory.OutputDimension(Spec),
         Metric = Metric,
         Architecture = Spec.Architecture,
         TrainingDataset = TrainingDataset,

@@ -7,7 +7,9 @@ namespace ImageRetrieval.Training.Networks;
 /// <summary>
 /// A siamese embedding network: <c>preprocess → features → normalize</c>. The same weights embed
 /// anchors, positives and negatives. Input: raw planar pixels <c>[N, C, H, W]</c> in 0–255; output:
-/// L2-normalised embeddings <c>[N, D]</c>.
+/// L2-normalised embeddings <c>[N, D]</c> — the head's output, or, when <see cref="NetworkSpec.EmbeddingLayers"/> names
+/// layers, their outputs flattened, normalised and concatenated (<see cref="OutputDimension"/> long; the losses train the
+/// head's output then, see <see cref="ForwardHead"/>).
 /// </summary>
 /// <remarks>
 /// <c>features</c> is a <see cref="Sequential"/> of the module types the ONNX exporter maps, so every
@@ -26,7 +28,24 @@ public sealed class EmbeddingNetwork : nn.Module<Tensor, Tensor>
         this.features = features;
         normalize = new L2Normalize();
         RegisterComponents();
+        if (spec.EmbedsLayers)
+        {
+            var names = features.named_children().Select(c => c.name).ToList();
+            var unknown = spec.EmbeddingLayers!.Where(l => !names.Contains(l)).ToList();
+            if (unknown.Count > 0)
+            {
+                throw new ArgumentException(
+                    $"The '{spec.Architecture}' network has no layer {string.Join(", ", unknown.Select(u => $"'{u}'"))} to embed from; its layers: {string.Join(", ", names)}.", nameof(spec));
+            }
+        }
+        OutputDimension = TraceOutputDimension();
     }
+
+    /// <summary>
+    /// Length of the network's output: <see cref="NetworkSpec.EmbeddingDimension"/>, or with
+    /// <see cref="NetworkSpec.EmbeddingLayers"/> the summed sizes of those layers' outputs.
+    /// </summary>
+    public int OutputDimension { get; }
 
     /// <summary>How the network was built.</summary>
     public NetworkSpec Spec { get; }
@@ -38,10 +57,63 @@ public sealed class EmbeddingNetwork : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        if (!Spec.EmbedsLayers)
+        {
+            return ForwardHead(input);
+        }
+        BackboneImages += input.shape[0];
+        var layers = Spec.EmbeddingLayers!;
+        var parts = new List<Tensor>(layers.Length);
+        var x = preprocess.forward(input);
+        foreach (var (name, module) in features.named_children())
+        {
+            x = ((nn.Module<Tensor, Tensor>)module).forward(x);
+            if (layers.Contains(name))
+            {
+                parts.Add(normalize.forward(x.flatten(1)));
+                if (parts.Count == layers.Length)
+                {
+                    break; // the layers after the last one embedded do not matter
+                }
+            }
+        }
+        // Each part is a unit vector; scaling their concatenation by 1/√count makes it one too.
+        return parts.Count == 1 ? parts[0] : torch.cat(parts.ToArray(), 1).div(Math.Sqrt(parts.Count));
+    }
+
+    /// <summary>
+    /// The head's L2-normalised output <c>[N, <see cref="NetworkSpec.EmbeddingDimension"/>]</c>: what the losses train.
+    /// The same as <c>forward</c> unless <see cref="NetworkSpec.EmbeddingLayers"/> names layers.
+    /// </summary>
+    internal Tensor ForwardHead(Tensor input)
+    {
         BackboneImages += input.shape[0];
         var x = preprocess.forward(input);
         x = features.forward(x);
         return normalize.forward(x);
+    }
+
+    // One zero image through the network in evaluation mode (batch norm on its running statistics, which stay unchanged).
+    private int TraceOutputDimension()
+    {
+        if (!Spec.EmbedsLayers)
+        {
+            return Spec.EmbeddingDimension;
+        }
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        bool wasTraining = training;
+        long images = BackboneImages;
+        eval();
+        try
+        {
+            return (int)forward(torch.zeros(1, Spec.Channels, Spec.Height, Spec.Width)).shape[1];
+        }
+        finally
+        {
+            train(wasTraining);
+            BackboneImages = images;
+        }
     }
 
     /// <summary>How batch-norm layers behave while the network is in training mode (see <see cref="SetBatchNormMode"/>).</summary>

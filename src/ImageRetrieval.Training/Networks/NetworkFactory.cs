@@ -41,6 +41,33 @@ public static class NetworkFactory
         return new EmbeddingNetwork(spec, features);
     }
 
+    /// <summary>
+    /// The length of the output of a network built from <paramref name="spec"/>: its embedding dimension, or with
+    /// <see cref="NetworkSpec.EmbeddingLayers"/> the summed sizes of those layers' outputs (found by building the network,
+    /// with torch's random state restored afterwards).
+    /// </summary>
+    /// <exception cref="ArgumentException">The spec is invalid.</exception>
+    public static int OutputDimension(NetworkSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!spec.EmbedsLayers)
+        {
+            spec.Validate();
+            return spec.EmbeddingDimension;
+        }
+        TorchRuntime.Initialize();
+        using var state = torch.random.get_rng_state();
+        try
+        {
+            using var network = Create(spec);
+            return network.OutputDimension;
+        }
+        finally
+        {
+            torch.random.set_rng_state(state);
+        }
+    }
+
     // conv(C→32, 5×5) + PReLU + maxpool 2, conv(32→64, 5×5) + PReLU + maxpool 2,
     // FC (64·h·w)→256 + PReLU, FC 256→256 + PReLU, FC 256→D. For 28×28 input, 64·4·4 = 1024.
     private static Sequential BuildClassic(NetworkSpec spec)

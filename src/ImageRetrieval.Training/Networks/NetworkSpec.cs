@@ -8,7 +8,9 @@ namespace ImageRetrieval.Training.Networks;
 /// <param name="Channels">Input channels: 1 (grey) or 3 (RGB).</param>
 /// <param name="Height">Input height in pixels.</param>
 /// <param name="Width">Input width in pixels.</param>
-/// <param name="EmbeddingDimension">Length of the L2-normalised output vector.</param>
+/// <param name="EmbeddingDimension">
+/// Length of the trained head's L2-normalised output: the network's output unless <see cref="EmbeddingLayers"/> names layers.
+/// </param>
 /// <param name="Mean">Per-channel mean of 0–255 pixel values, subtracted inside the network.</param>
 /// <param name="Std">Per-channel standard deviation of 0–255 pixel values, divided inside the network.</param>
 public sealed record NetworkSpec(
@@ -20,6 +22,18 @@ public sealed record NetworkSpec(
     float[] Mean,
     float[] Std)
 {
+    /// <summary>
+    /// Layers of the network's features (by name, e.g. <c>pool2</c> of the classic network) whose outputs, flattened,
+    /// each L2-normalised and concatenated (scaled by 1/√count, so the whole is a unit vector), are the network's output —
+    /// the embedding used for retrieval and exported to ONNX — instead of the head. The losses still train the head's
+    /// output, which then acts as a projection head (as in SimCLR: features below the loss transfer better to classes never
+    /// seen in training). Null or empty: the head's output is the embedding.
+    /// </summary>
+    public string[]? EmbeddingLayers { get; init; }
+
+    /// <summary>Whether <see cref="EmbeddingLayers"/> replaces the head's output as the embedding.</summary>
+    internal bool EmbedsLayers => EmbeddingLayers is { Length: > 0 };
+
     /// <summary>A spec with the given mean/std repeated for every channel.</summary>
     public static NetworkSpec Create(string architecture, int channels, int height, int width, int embeddingDimension, float mean = 0f, float std = 255f) =>
         new(architecture, channels, height, width, embeddingDimension,
@@ -48,6 +62,10 @@ public sealed record NetworkSpec(
         if (Mean.Length != Channels || Std.Length != Channels || Std.Any(s => !(s > 0)))
         {
             throw new ArgumentException($"Mean and Std need {Channels} values each, Std positive.", nameof(Std));
+        }
+        if (EmbeddingLayers is { } layers && (layers.Any(string.IsNullOrWhiteSpace) || layers.Distinct(StringComparer.Ordinal).Count() != layers.Length))
+        {
+            throw new ArgumentException($"Embedding layers must be distinct non-empty names, got '{string.Join(",", layers)}'.", nameof(EmbeddingLayers));
         }
     }
 }

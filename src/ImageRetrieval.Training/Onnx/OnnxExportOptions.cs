@@ -72,13 +72,13 @@ public sealed record OnnxExportOptions
         _ => 10,
     };
 
-    internal EmbeddingModelMetadata Metadata(Networks.NetworkSpec spec) => new()
+    internal EmbeddingModelMetadata Metadata(Networks.NetworkSpec spec, int outputDimension) => new()
     {
         InputWidth = spec.Width,
         InputHeight = spec.Height,
         InputChannels = spec.Channels,
         PixelScale = PixelScale,
-        EmbeddingDimension = spec.EmbeddingDimension,
+        EmbeddingDimension = outputDimension,
         Metric = Metric,
         Architecture = spec.Architecture,
         TrainingDataset = TrainingDataset,

@@ -47,7 +47,8 @@ public static class OnnxExporter
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var spec = network.Spec;
-        metadata = options.Metadata(spec);
+        int outputDimension = network.OutputDimension;
+        metadata = options.Metadata(spec, outputDimension);
 
         bool wasTraining = network.training;
         network.eval();
@@ -58,25 +59,36 @@ public static class OnnxExporter
             var walker = new Walker(options);
             var graph = walker.Builder.Graph;
             graph.Input.Add(FloatValueInfo(options.InputName, [null, spec.Channels, spec.Height, spec.Width], "batch"));
-            graph.Output.Add(FloatValueInfo(options.OutputName, [null, spec.EmbeddingDimension], "batch"));
+            graph.Output.Add(FloatValueInfo(options.OutputName, [null, outputDimension], "batch"));
 
             var device = network.parameters().FirstOrDefault()?.device ?? torch.CPU;
             var x = new Value(options.InputName, torch.zeros(1, spec.Channels, spec.Height, spec.Width, device: device));
             x = walker.EmitPreprocess(network.Preprocess, x);
-            x = walker.Emit(network.Features, "features", x);
-            if (x.Sample.dim() != 2 || x.Sample.shape[1] != spec.EmbeddingDimension)
+            if (spec.EmbeddingLayers is { Length: > 0 } layers)
             {
-                throw new OnnxExportException("features", network.Features.GetType().Name,
-                    $"the features produce shape [{string.Join(", ", x.Sample.shape)}] for one image, expected [1, {spec.EmbeddingDimension}] (the spec's embedding dimension).");
+                // The embedding is taken from named layers: the graph stops after the last of them (the head is not exported).
+                var tapped = new Dictionary<string, Value>(StringComparer.Ordinal);
+                walker.EmitSequential(network.Features, "features", x, tapped, layers.ToHashSet(StringComparer.Ordinal));
+                walker.EmitLayerEmbedding(layers.Select(l => (l, tapped[l])).ToList(), options.OutputName);
             }
-            walker.EmitL2Normalize(x, options.OutputName);
+            else
+            {
+                x = walker.Emit(network.Features, "features", x);
+                if (x.Sample.dim() != 2 || x.Sample.shape[1] != spec.EmbeddingDimension)
+                {
+                    throw new OnnxExportException("features", network.Features.GetType().Name,
+                        $"the features produce shape [{string.Join(", ", x.Sample.shape)}] for one image, expected [1, {spec.EmbeddingDimension}] (the spec's embedding dimension).");
+                }
+                walker.EmitL2Normalize(x, "normalize", options.OutputName);
+            }
 
             var model = new ModelProto
             {
                 IrVersion = OnnxExportOptions.IrVersionFor(options.Opset),
                 ProducerName = "ImageRetrieval",
                 ProducerVersion = typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0",
-                DocString = $"ImageRetrieval embedding network '{spec.Architecture}': [N, {spec.Channels}, {spec.Height}, {spec.Width}] pixels -> [N, {spec.EmbeddingDimension}] L2-normalised embedding.",
+                DocString = $"ImageRetrieval embedding network '{spec.Architecture}': [N, {spec.Channels}, {spec.Height}, {spec.Width}] pixels -> [N, {outputDimension}] L2-normalised embedding"
+                    + (spec.EmbeddingLayers is { Length: > 0 } embedded ? $" (layers {string.Join(", ", embedded)})." : "."),
                 Graph = graph,
             };
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = options.Opset });
@@ -111,14 +123,38 @@ public static class OnnxExporter
             return new Value(div, preprocess.forward(x.Sample / scale));
         }
 
-        public void EmitL2Normalize(Value x, string output)
+        /// <summary>Row-wise L2 normalisation of a 2-D value into <paramref name="output"/> (null: a fresh name), node names under <paramref name="path"/>.</summary>
+        public string EmitL2Normalize(Value x, string path, string? output)
         {
             // torch.nn.functional.normalize: x / max(‖x‖₂, eps), row-wise; written out so a zero row gives 0 like TorchSharp.
             string norm = options.Opset >= 18
-                ? Builder.Node("ReduceL2", "normalize.norm", [x.Name, Builder.Int64Initializer("normalize.axes", [1])], Int("keepdims", 1))
-                : Builder.Node("ReduceL2", "normalize.norm", [x.Name], Ints("axes", 1), Int("keepdims", 1));
-            string clamped = Builder.Node("Max", "normalize.clamp", [norm, Builder.Initializer("normalize.eps", [1e-12f], [])]);
-            Builder.NodeWithOutput("Div", "normalize.div", [x.Name, clamped], output);
+                ? Builder.Node("ReduceL2", path + ".norm", [x.Name, Builder.Int64Initializer(path + ".axes", [1])], Int("keepdims", 1))
+                : Builder.Node("ReduceL2", path + ".norm", [x.Name], Ints("axes", 1), Int("keepdims", 1));
+            string clamped = Builder.Node("Max", path + ".clamp", [norm, Builder.Initializer(path + ".eps", [1e-12f], [])]);
+            return output is null
+                ? Builder.Node("Div", path + ".div", [x.Name, clamped])
+                : Builder.NodeWithOutput("Div", path + ".div", [x.Name, clamped], output);
+        }
+
+        /// <summary>
+        /// The embedding of <see cref="NetworkSpec.EmbeddingLayers"/>, as <see cref="EmbeddingNetwork"/> computes it: every
+        /// layer's output flattened and L2-normalised, then (for more than one) concatenated and scaled by 1/√count.
+        /// </summary>
+        public void EmitLayerEmbedding(IReadOnlyList<(string Layer, Value Value)> parts, string output)
+        {
+            var names = new List<string>(parts.Count);
+            foreach (var (layer, value) in parts)
+            {
+                string path = "embedding." + layer;
+                var flat = value.Sample.dim() == 2 ? value
+                    : new Value(Builder.Node("Flatten", path + ".flatten", [value.Name], Int("axis", 1)), value.Sample.flatten(1));
+                names.Add(EmitL2Normalize(flat, path + ".normalize", parts.Count == 1 ? output : null));
+            }
+            if (parts.Count > 1)
+            {
+                string concat = Builder.Node("Concat", "embedding.concat", names, Int("axis", 1));
+                Builder.NodeWithOutput("Mul", "embedding.scale", [concat, Builder.Initializer("embedding.scale", [(float)(1 / Math.Sqrt(parts.Count))], [])], output);
+            }
         }
 
         public Value Emit(nn.Module<Tensor, Tensor> module, string path, Value x)
@@ -126,7 +162,7 @@ public static class OnnxExporter
             switch (module)
             {
                 case Sequential sequential:
-                    return EmitSequential(sequential, path, x);
+                    return EmitSequential(sequential, path, x, null, null);
                 case ResidualBlock block:
                     return EmitResidualBlock(block, path, x);
                 case Conv2d conv:
@@ -157,24 +193,39 @@ public static class OnnxExporter
             }
         }
 
-        private Value EmitSequential(Sequential sequential, string path, Value x)
+        /// <summary>
+        /// The children of <paramref name="sequential"/> in order. With <paramref name="taps"/>: the outputs of the children of
+        /// those names go into <paramref name="tapped"/> (a tapped convolution is not folded with the batch norm after it), and
+        /// the walk stops once all are there.
+        /// </summary>
+        public Value EmitSequential(Sequential sequential, string path, Value x, Dictionary<string, Value>? tapped, IReadOnlySet<string>? taps)
         {
             var children = sequential.named_children().ToList();
             for (int i = 0; i < children.Count; i++)
             {
+                if (taps is not null && tapped!.Count == taps.Count)
+                {
+                    break;
+                }
                 var (name, child) = children[i];
                 string childPath = path + "." + name;
                 if (child is not nn.Module<Tensor, Tensor> tensorModule)
                 {
                     throw new OnnxExportException(childPath, child.GetType().FullName ?? child.GetType().Name, "a Sequential child must map one tensor to one tensor.");
                 }
-                if (options.FoldBatchNorm && child is Conv2d conv && i + 1 < children.Count && children[i + 1].module is BatchNorm bn)
+                if (options.FoldBatchNorm && child is Conv2d conv && i + 1 < children.Count && children[i + 1].module is BatchNorm bn && taps?.Contains(name) != true)
                 {
                     x = EmitConv(conv, childPath, x, bn, path + "." + children[i + 1].name);
                     i++;
-                    continue;
                 }
-                x = Emit(tensorModule, childPath, x);
+                else
+                {
+                    x = Emit(tensorModule, childPath, x);
+                }
+                if (taps is not null && taps.Contains(children[i].name))
+                {
+                    tapped![children[i].name] = x;
+                }
             }
             return x;
         }
@@ -184,7 +235,7 @@ public static class OnnxExporter
             var main = EmitConvBn(block.Conv1, block.Bn1, path + ".conv1", path + ".bn1", x);
             main = new Value(Builder.Node("Relu", path + ".relu1", [main.Name]), nn.functional.relu(main.Sample));
             main = EmitConvBn(block.Conv2, block.Bn2, path + ".conv2", path + ".bn2", main);
-            var shortcut = block.Downsample is null ? x : EmitSequential(block.Downsample, path + ".downsample", x);
+            var shortcut = block.Downsample is null ? x : EmitSequential(block.Downsample, path + ".downsample", x, null, null);
             string sum = Builder.Node("Add", path + ".add", [main.Name, shortcut.Name]);
             var sample = main.Sample + shortcut.Sample;
             return new Value(Builder.Node("Relu", path + ".relu2", [sum]), nn.functional.relu(sample));

@@ -117,6 +117,50 @@ public class OnnxExporterTests(ITestOutputHelper output)
         Assert.False(network.training);
     }
 
+    [Theory]
+    [InlineData(NetworkFactory.Classic, "pool2", 64 * 4 * 4)]
+    [InlineData(NetworkFactory.Classic, "pool1,pool2,fc3", (32 * 12 * 12) + (64 * 4 * 4) + 16)]
+    [InlineData(NetworkFactory.ConvNet, "s3c2,gap", (128 * 7 * 7) + 128)] // a tapped conv is not folded with its batch norm
+    [InlineData(NetworkFactory.ConvNet, "s3c2bn", 128 * 7 * 7)] // tapped after the batch norm folded into the conv
+    public void Networks_that_embed_with_inner_layers_export_those_layers_and_match_TorchSharp(string architecture, string layers, int dimension)
+    {
+        torch.set_num_threads(2);
+        torch.random.manual_seed(13);
+        using var scope = torch.NewDisposeScope();
+        var spec = NetworkSpec.Create(architecture, 1, 28, 28, 16, mean: 72.9f, std: 90f) with { EmbeddingLayers = layers.Split(',') };
+        using var network = NetworkFactory.Create(spec);
+        Parity.TrainBriefly(network, steps: 6, batch: 16, channels: 1, side: 28);
+        Assert.Equal(dimension, network.OutputDimension);
+        Assert.Equal(dimension, NetworkFactory.OutputDimension(spec));
+
+        var model = OnnxExporter.BuildModel(network, new OnnxExportOptions(), out var metadata);
+        Assert.Equal(dimension, metadata.EmbeddingDimension);
+        Assert.Equal(dimension, model.Graph.Output.Single().Type.TensorType.Shape.Dim[1].DimValue);
+        // The head is not in the graph: nothing after the last embedded layer is exported.
+        Assert.Equal(layers.Contains("fc3", StringComparison.Ordinal) ? 3 : 0, model.Graph.Node.Count(n => n.OpType == "Gemm"));
+        using var session = Parity.Session(Parity.ExportBytes(network));
+        foreach (int batch in BatchSizes)
+        {
+            Parity.AssertMatches(network, session, Parity.FashionImages(batch), $"{architecture} layers {layers} batch={batch}", output.WriteLine);
+        }
+        float[] embedding = Parity.RunTorch(network, Parity.FashionImages(3));
+        Assert.Equal(3 * dimension, embedding.Length);
+        for (int row = 0; row < 3; row++)
+        {
+            Assert.Equal(1.0, Math.Sqrt(embedding.Skip(row * dimension).Take(dimension).Sum(v => (double)v * v)), 5);
+        }
+    }
+
+    [Fact]
+    public void An_embedding_layer_the_network_does_not_have_is_refused_with_its_layers()
+    {
+        var spec = NetworkSpec.Create(NetworkFactory.Classic, 1, 28, 28, 16) with { EmbeddingLayers = ["pool9"] };
+        var e = Assert.Throws<ArgumentException>(() => NetworkFactory.Create(spec));
+        Assert.Contains("'pool9'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("pool2", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => (spec with { EmbeddingLayers = ["pool2", "pool2"] }).Validate());
+    }
+
     [Fact]
     public void Unsupported_modules_are_named_with_their_path_and_type()
     {

@@ -121,7 +121,7 @@ internal static class Parity
             var x = images[TensorIndex.Slice(step * batch, (step + 1) * batch)];
             var y = labels[TensorIndex.Slice(step * batch, (step + 1) * batch)];
             optimizer.zero_grad();
-            var loss = nn.functional.cross_entropy(network.forward(x).matmul(projection) * 10, y);
+            var loss = nn.functional.cross_entropy(network.ForwardHead(x).matmul(projection) * 10, y);
             loss.backward();
             optimizer.step();
         }
