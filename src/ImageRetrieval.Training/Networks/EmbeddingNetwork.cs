@@ -63,22 +63,23 @@ public sealed class EmbeddingNetwork : nn.Module<Tensor, Tensor>
         }
         BackboneImages += input.shape[0];
         var layers = Spec.EmbeddingLayers!;
-        var parts = new List<Tensor>(layers.Length);
+        var parts = new Dictionary<string, Tensor>(layers.Length, StringComparer.Ordinal);
         var x = preprocess.forward(input);
         foreach (var (name, module) in features.named_children())
         {
             x = ((nn.Module<Tensor, Tensor>)module).forward(x);
             if (layers.Contains(name))
             {
-                parts.Add(normalize.forward(x.flatten(1)));
+                parts[name] = normalize.forward(x.flatten(1));
                 if (parts.Count == layers.Length)
                 {
                     break; // the layers after the last one embedded do not matter
                 }
             }
         }
-        // Each part is a unit vector; scaling their concatenation by 1/√count makes it one too.
-        return parts.Count == 1 ? parts[0] : torch.cat(parts.ToArray(), 1).div(Math.Sqrt(parts.Count));
+        // Concatenated in the spec's order (as the ONNX exporter does), whatever the layers' order in the network. Each
+        // part is a unit vector; scaling their concatenation by 1/√count makes it one too.
+        return layers.Length == 1 ? parts[layers[0]] : torch.cat(layers.Select(l => parts[l]).ToArray(), 1).div(Math.Sqrt(layers.Length));
     }
 
     /// <summary>

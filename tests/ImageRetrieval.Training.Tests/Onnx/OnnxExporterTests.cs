@@ -120,6 +120,7 @@ public class OnnxExporterTests(ITestOutputHelper output)
     [Theory]
     [InlineData(NetworkFactory.Classic, "pool2", 64 * 4 * 4)]
     [InlineData(NetworkFactory.Classic, "pool1,pool2,fc3", (32 * 12 * 12) + (64 * 4 * 4) + 16)]
+    [InlineData(NetworkFactory.Classic, "pool2,pool1", (64 * 4 * 4) + (32 * 12 * 12))] // the spec's order, not the network's
     [InlineData(NetworkFactory.ConvNet, "s3c2,gap", (128 * 7 * 7) + 128)] // a tapped conv is not folded with its batch norm
     [InlineData(NetworkFactory.ConvNet, "s3c2bn", 128 * 7 * 7)] // tapped after the batch norm folded into the conv
     public void Networks_that_embed_with_inner_layers_export_those_layers_and_match_TorchSharp(string architecture, string layers, int dimension)
