@@ -15,7 +15,7 @@
 //    keep-alive HTTP/1.1 connections (RawHttpConnection, as wrk does) unless --client httpclient; inserts (multipart)
 //    always go through HttpClient. With --client wrk, the warm-up and the closed loop are run by wrk (Debian package
 //    `wrk`, C and epoll, one thread, search.lua beside this program: searches only), the lightest generator at hand;
-//    its CPU time is read from /proc like the server's. The open loop still uses the raw connections.
+//    its CPU time is read with getrusage(RUSAGE_CHILDREN) once it has exited. The open loop still uses the raw connections.
 using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Globalization;

@@ -42,11 +42,11 @@ internal static class ImageRetrievalEndpoints
         {
             ImageSearchResult r = results[i];
             string imageUrl = ImageUrl(api, r.Key);
-            hits[i] = new SearchHitResponse(i + 1, r.Key, r.Label, r.Distance, r.Path, imageUrl, imageUrl + "/thumbnail");
+            hits[i] = new SearchHitResponse(i + 1, r.Key, r.Label, r.Distance, r.Path, imageUrl, ThumbnailUrl(imageUrl));
         }
         // The hot answer: written by the source generator's fast path (no converter walk) with its length known, so
-        // it goes out with a Content-Length rather than chunked. The contract is the context's (web defaults), as for
-        // every answer of this API.
+        // it goes out with a Content-Length rather than chunked. Written with the context's own options (web defaults),
+        // so this answer's shape does not follow changes an app makes to its HTTP JSON options.
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(new SearchResponse(k, watch.Elapsed.TotalMilliseconds, hits), ApiJsonContext.Default.SearchResponse);
         return TypedResults.Bytes(json, JsonContentType);
     }
@@ -105,7 +105,7 @@ internal static class ImageRetrievalEndpoints
         await writer.CommitAsync();
         string api = ApiBase(http);
         var added = paths.Select(p => index.Get(p)).OfType<IndexedImage>()
-            .Select(i => new ImageResponse(i.Key, i.Path, i.Label, ImageUrl(api, i.Key), ThumbnailUrl(api, i.Key))).ToList();
+            .Select(i => new ImageResponse(i.Key, i.Path, i.Label, ImageUrl(api, i.Key), ThumbnailUrl(ImageUrl(api, i.Key)))).ToList();
         return TypedResults.Created(added.Count > 0 ? added[0].ImageUrl : null, new AddImagesResponse(added, watch.Elapsed.TotalMilliseconds));
     }
 
@@ -190,7 +190,7 @@ internal static class ImageRetrievalEndpoints
 
     private static string ImageUrl(string api, long key) => $"{api}/images/{key.ToString(CultureInfo.InvariantCulture)}";
 
-    private static string ThumbnailUrl(string api, long key) => ImageUrl(api, key) + "/thumbnail";
+    private static string ThumbnailUrl(string imageUrl) => imageUrl + "/thumbnail";
 
     private static string Truncate(string text) => text.Length <= 32 ? text : text[..32] + "…";
 }
