@@ -2,7 +2,7 @@
 //
 //   dotnet run -c Release --project bench/ServeLoad -- --imgret src/ImageRetrieval.Cli/bin/Release/net10.0/imgret \
 //       --index /tmp/imgret-demo-index [--seconds 60] [--warmup 45] [--clients 32] [--insert-percent 2] [--threads 1]
-//       [--client raw|httpclient|wrk] [--wrk /usr/bin/wrk]
+//       [--client raw|httpclient|wrk] [--wrk /usr/bin/wrk] [--workers N]
 //
 // 1. Copies the index and its gallery to a temporary folder (inserts must not touch the originals) and starts
 //    `imgret serve` there with an API key. 2. Warm-up. 3. Closed loop: N clients, each posting the next query image
@@ -16,6 +16,7 @@
 //    always go through HttpClient. With --client wrk, the warm-up and the closed loop are run by wrk (Debian package
 //    `wrk`, C and epoll, one thread, search.lua beside this program: searches only), the lightest generator at hand;
 //    its CPU time is read with getrusage(RUSAGE_CHILDREN) once it has exited. The open loop still uses the raw connections.
+//    --workers N sets both the server's --max-concurrent and the in-process workers (default: imgret serve's, 2 per core).
 using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Globalization;
@@ -51,7 +52,8 @@ if (options.Client == "wrk")
 }
 
 using var server = Process.Start(new ProcessStartInfo(options.Imgret,
-    ["serve", "--index", index, "--gallery", gallery, "--urls", url, "--api-key-file", keyFile, "--queue-limit", "4096"])
+    ["serve", "--index", index, "--gallery", gallery, "--urls", url, "--api-key-file", keyFile, "--queue-limit", "4096",
+     "--max-concurrent", options.Workers.ToString(CultureInfo.InvariantCulture)])
 {
     RedirectStandardOutput = true,
     RedirectStandardError = true,
