@@ -181,7 +181,7 @@ static async Task<Phase> OpenLoop(HttpClient http, SearchRequests searches, doub
     // A request takes an idle connection or opens one. The pool starts with as many open connections as the closed
     // loop had clients: started empty, the first second's requests each opened a connection at the full rate, and
     // connecting while searches queue made more requests wait and open more — a pile-up of the generator's making
-    // (seen as p99 of 200–700 ms and the server's memory jumping by ~20 MB in that second, in 3 of 12 runs).
+    // (seen as p99 of 200–700 ms and the server's memory jumping by ~20 MB in that second, in 3 runs).
     var pool = new ConcurrentBag<RawHttpConnection>();
     for (int c = 0; c < connections; c++)
     {
