@@ -105,7 +105,8 @@ internal static class ImageRetrievalEndpoints
         await writer.CommitAsync();
         string api = ApiBase(http);
         var added = paths.Select(p => index.Get(p)).OfType<IndexedImage>()
-            .Select(i => new ImageResponse(i.Key, i.Path, i.Label, ImageUrl(api, i.Key), ThumbnailUrl(ImageUrl(api, i.Key)))).ToList();
+            .Select(i => (Item: i, Url: ImageUrl(api, i.Key)))
+            .Select(x => new ImageResponse(x.Item.Key, x.Item.Path, x.Item.Label, x.Url, ThumbnailUrl(x.Url))).ToList();
         return TypedResults.Created(added.Count > 0 ? added[0].ImageUrl : null, new AddImagesResponse(added, watch.Elapsed.TotalMilliseconds));
     }
 
