@@ -1,21 +1,25 @@
-// serve-load: a bounded load test of `imgret serve` on 127.0.0.1, then the same searches in process.
+// serve-load: a bounded load test of `imgret serve` on 127.0.0.1, paired with the same searches in process.
 //
 //   dotnet run -c Release --project bench/ServeLoad -- --imgret src/ImageRetrieval.Cli/bin/Release/net10.0/imgret \
-//       --index /tmp/imgret-demo-index [--seconds 60] [--warmup 45] [--clients 32] [--insert-percent 2] [--threads 1]
-//       [--client raw|httpclient|wrk] [--wrk /usr/bin/wrk] [--workers N]
+//       --index /tmp/imgret-demo-index [--seconds 60] [--slices 6] [--warmup 45] [--clients 32] [--insert-percent 2]
+//       [--threads 1] [--client raw|httpclient|wrk] [--wrk /usr/bin/wrk] [--workers N]
 //
 // 1. Copies the index and its gallery to a temporary folder (inserts must not touch the originals) and starts
-//    `imgret serve` there with an API key. 2. Warm-up. 3. Closed loop: N clients, each posting the next query image
-//    (the gallery's own images, in a seeded order) to /api/search?k=10, or with --insert-percent to /api/images:
-//    throughput, latency percentiles, errors, the server's resident memory each second. 4. Open loop at half of the
-//    measured search throughput: p50/p95/p99. 5. The same number of searches in process (ImageSearchIndex.Search on
-//    the same bytes, as many workers as the server runs at once): the HTTP/in-process throughput ratio, and the same
-//    ratio per CPU-second (the server's CPU time from /proc against the in-process run's), which leaves out the load
-//    generator: on a 2-core machine it runs on the server's cores and takes a share of them. Searches are sent over raw
-//    keep-alive HTTP/1.1 connections (RawHttpConnection, as wrk does) unless --client httpclient; inserts (multipart)
-//    always go through HttpClient. With --client wrk, the warm-up and the closed loop are run by wrk (Debian package
-//    `wrk`, C and epoll, one thread, search.lua beside this program: searches only), the lightest generator at hand;
-//    its CPU time is read with getrusage(RUSAGE_CHILDREN) once it has exited. The open loop still uses the raw connections.
+//    `imgret serve` there with an API key. 2. Warm-up of both sides, --warmup seconds each: the server under the closed
+//    loop, then ImageSearchIndex.Search in this process (the server idle meanwhile). 3. --slices paired slices: a closed
+//    loop of seconds/slices — N clients, each posting the next query image (the gallery's own images, in a seeded order)
+//    to /api/search?k=10, or with --insert-percent to /api/images — then the same number of searches in process
+//    (ImageSearchIndex.Search on the same bytes, as many workers as the server runs at once), and again. Alternating
+//    puts both sides in the same minutes of the shared VM (whose speed drifts by tens of per cent over minutes); the
+//    HTTP/in-process throughput ratio is over all slices, with each slice's own ratio printed beside it, and the same
+//    ratio per CPU-second (the server's CPU time from /proc against the in-process side's), which leaves out the load
+//    generator: on a 2-core machine it runs on the server's cores and takes a share of them. The closed loop gives the
+//    throughput, latency percentiles, errors and the server's resident memory each second. 4. Open loop at half of the
+//    measured search throughput: p50/p95/p99. Searches are sent over raw keep-alive HTTP/1.1 connections
+//    (RawHttpConnection, as wrk does) unless --client httpclient; inserts (multipart) always go through HttpClient. With
+//    --client wrk, the warm-up and the closed loops are run by wrk (Debian package `wrk`, C and epoll, one thread,
+//    search.lua beside this program: searches only); its CPU time is read with getrusage(RUSAGE_CHILDREN) once it has
+//    exited. The open loop still uses the raw connections. --slices 1 is the earlier order (all HTTP, then in process).
 //    --workers N sets both the server's --max-concurrent and the in-process workers (default: imgret serve's, 2 per core).
 using System.Diagnostics;
 using System.Collections.Concurrent;
@@ -68,20 +72,35 @@ try
     await WaitHealthy(http);
     string key = File.ReadAllText(keyFile);
     Console.WriteLine($"imgret serve pid {server.Id} at {url}: {info.Count} images; {queries.Length} query images; {options.Clients} clients ({options.Client}); {Environment.ProcessorCount} cores.");
-    Phase max;
-    if (options.Client == "wrk")
+    if (options.Client == "wrk" && options.InsertPercent > 0)
     {
-        if (options.InsertPercent > 0)
-        {
-            throw new ArgumentException("--client wrk sends searches only; use --client raw for a mix with --insert-percent.");
-        }
-        await WrkLoop(options, url, wrkQueries, queries.Length, options.Warmup, server.Id);   // warm-up
-        max = await WrkLoop(options, url, wrkQueries, queries.Length, options.Seconds, server.Id);
+        throw new ArgumentException("--client wrk sends searches only; use --client raw for a mix with --insert-percent.");
     }
-    else
+    Task<Phase> HttpLoop(int seconds, bool warmUp) => options.Client == "wrk"
+        ? WrkLoop(options, url, wrkQueries, queries.Length, seconds, server.Id)
+        : ClosedLoop(http, searches, key, options with { Seconds = seconds, InsertPercent = warmUp ? 0 : options.InsertPercent }, server.Id);
+
+    // Both sides warm up first (tiered JIT and PGO reach their final code): the server under the closed loop, then the
+    // in-process index in this process (the server idle meanwhile).
+    await HttpLoop(options.Warmup, warmUp: true);
+    using var local = new InProcessSearch(index, info.ModelPath!, gallery, queries, options.Threads, options.Workers);
+    local.WarmUp(options.Warmup);
+
+    // Then paired slices: an HTTP closed loop of seconds/slices, then the same number of searches in process, and again.
+    // Alternating puts both sides in the same minutes of a shared VM, whose speed drifts by tens of per cent over a
+    // run; each slice pair is also a ratio of its own.
+    var max = new Phase();
+    var inProcess = new InProcessTotals();
+    var sliceRatios = new List<double>();
+    int sliceSeconds = Math.Max(1, options.Seconds / options.Slices);
+    for (int slice = 0; slice < options.Slices; slice++)
     {
-        await ClosedLoop(http, searches, key, options with { Seconds = options.Warmup, InsertPercent = 0 }, server.Id);   // warm-up
-        max = await ClosedLoop(http, searches, key, options, server.Id);
+        Phase http1 = await HttpLoop(sliceSeconds, warmUp: false);
+        InProcessTotals local1 = local.Run(http1.Searches);
+        max.Absorb(http1);
+        inProcess.Add(local1);
+        sliceRatios.Add(http1.SearchesPerSecond / (local1.Searches / local1.Seconds));
+        Console.WriteLine($"slice {slice + 1}/{options.Slices}: HTTP {http1.SearchesPerSecond:F0}/s, in process {local1.Searches / local1.Seconds:F0}/s: {sliceRatios[^1]:P0}");
     }
     Print("HTTP, closed loop (max)", max);
     double half = max.SearchesPerSecond / 2;
@@ -90,17 +109,18 @@ try
     server.Kill(entireProcessTree: true);
     await server.WaitForExitAsync();
 
-    var inProcess = InProcess(index, info.ModelPath!, gallery, queries, max.Searches, options.Threads, options.Workers, options.Warmup);
-    Console.WriteLine($"In process: {max.Searches} searches in {inProcess.Seconds:F2} s = {max.Searches / inProcess.Seconds:F0}/s ({options.Workers} workers, as many as the server runs at once)");
-    double ratio = max.SearchesPerSecond / (max.Searches / inProcess.Seconds);
-    double ratioCpu = (max.Searches / max.ServerCpuSeconds) / (max.Searches / inProcess.CpuSeconds);
-    Console.WriteLine($"HTTP / in-process search throughput: {ratio:P0}; per CPU-second (server {max.Searches / max.ServerCpuSeconds:F0}/CPU-s, in process {max.Searches / inProcess.CpuSeconds:F0}/CPU-s): {ratioCpu:P0}");
-    Console.WriteLine($"CPU per search: server {1000 * max.ServerCpuSeconds / max.Searches:F3} ms, this load generator {1000 * max.ClientCpuSeconds / max.Searches:F3} ms (on the same cores), in process {1000 * inProcess.CpuSeconds / max.Searches:F3} ms");
+    Console.WriteLine($"In process: {inProcess.Searches} searches in {inProcess.Seconds:F2} s = {inProcess.Searches / inProcess.Seconds:F0}/s ({options.Workers} workers, as many as the server runs at once)");
+    double ratio = max.SearchesPerSecond / (inProcess.Searches / inProcess.Seconds);
+    double ratioCpu = (max.Searches / max.ServerCpuSeconds) / (inProcess.Searches / inProcess.CpuSeconds);
+    double sliceMedian = sliceRatios.Order().ElementAt(sliceRatios.Count / 2) / 2 + sliceRatios.Order().ElementAt((sliceRatios.Count - 1) / 2) / 2;
+    Console.WriteLine($"HTTP / in-process search throughput: {ratio:P0} (slices {string.Join(" ", sliceRatios.Select(r => r.ToString("P0", CultureInfo.InvariantCulture)))}, median {sliceMedian:P0}); per CPU-second (server {max.Searches / max.ServerCpuSeconds:F0}/CPU-s, in process {inProcess.Searches / inProcess.CpuSeconds:F0}/CPU-s): {ratioCpu:P0}");
+    Console.WriteLine($"CPU per search: server {1000 * max.ServerCpuSeconds / max.Searches:F3} ms, this load generator {1000 * max.ClientCpuSeconds / max.Searches:F3} ms (on the same cores), in process {1000 * inProcess.CpuSeconds / inProcess.Searches:F3} ms");
     Console.WriteLine(JsonSerializer.Serialize(new
     {
         clients = options.Clients,
         client = options.Client,
         seconds = options.Seconds,
+        slices = options.Slices,
         warmup_seconds = options.Warmup,
         insert_percent = options.InsertPercent,
         http_searches_per_second = max.SearchesPerSecond,
@@ -108,10 +128,10 @@ try
         http_p50_ms = max.P(0.50), http_p95_ms = max.P(0.95), http_p99_ms = max.P(0.99),
         http_errors = max.Errors,
         half_rate = half, half_p50_ms = paced.P(0.50), half_p95_ms = paced.P(0.95), half_p99_ms = paced.P(0.99), half_errors = paced.Errors,
-        rss_mb = max.RssMb, in_process_searches_per_second = max.Searches / inProcess.Seconds, ratio,
-        server_searches_per_cpu_second = max.Searches / max.ServerCpuSeconds, in_process_searches_per_cpu_second = max.Searches / inProcess.CpuSeconds, ratio_cpu = ratioCpu,
+        rss_mb = max.RssMb, in_process_searches_per_second = inProcess.Searches / inProcess.Seconds, ratio, slice_ratios = sliceRatios, slice_ratio_median = sliceMedian,
+        server_searches_per_cpu_second = max.Searches / max.ServerCpuSeconds, in_process_searches_per_cpu_second = inProcess.Searches / inProcess.CpuSeconds, ratio_cpu = ratioCpu,
         server_cpu_ms_per_search = 1000 * max.ServerCpuSeconds / max.Searches, client_cpu_ms_per_search = 1000 * max.ClientCpuSeconds / max.Searches,
-        in_process_cpu_ms_per_search = 1000 * inProcess.CpuSeconds / max.Searches,
+        in_process_cpu_ms_per_search = 1000 * inProcess.CpuSeconds / inProcess.Searches,
     }));
 }
 finally
@@ -222,31 +242,6 @@ static async Task<Phase> OpenLoop(HttpClient http, SearchRequests searches, doub
     return phase;
 }
 
-static (double Seconds, double CpuSeconds, int Done) InProcess(string indexDir, string model, string gallery, byte[][] queries, int count, int threads, int workers, int warmupSeconds)
-{
-    using var index = ImageSearchIndex.Open(indexDir, model, gallery, new ImageEmbedderOptions { IntraOpNumThreads = threads });
-    var warmUp = Stopwatch.StartNew();
-    Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
-    {
-        for (int i = w; warmUp.Elapsed < TimeSpan.FromSeconds(warmupSeconds); i += workers)
-        {
-            index.Search(queries[i % queries.Length], 10);   // warm-up as long as the HTTP run's (tiered JIT reaches its final code)
-        }
-    });
-    int next = -1;
-    TimeSpan cpu0 = Environment.CpuUsage.TotalTime;
-    var watch = Stopwatch.StartNew();
-    Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
-    {
-        int i;
-        while ((i = Interlocked.Increment(ref next)) < count)
-        {
-            index.Search(queries[i % queries.Length], 10);
-        }
-    });
-    return (watch.Elapsed.TotalSeconds, (Environment.CpuUsage.TotalTime - cpu0).TotalSeconds, count);
-}
-
 static async Task WaitHealthy(HttpClient http)
 {
     for (int i = 0; i < 600; i++)
@@ -280,6 +275,55 @@ static void Copy(string from, string to)
     }
 }
 
+/// <summary>ImageSearchIndex.Search on the query bytes, in this process, with as many workers as the server runs at once.</summary>
+internal sealed class InProcessSearch(string indexDir, string model, string gallery, byte[][] queries, int threads, int workers) : IDisposable
+{
+    private readonly ImageSearchIndex _index = ImageSearchIndex.Open(indexDir, model, gallery, new ImageEmbedderOptions { IntraOpNumThreads = threads });
+    private int _next;
+
+    /// <summary>Searches for as long as the HTTP side warmed up (tiered JIT reaches its final code).</summary>
+    public void WarmUp(int seconds)
+    {
+        var watch = Stopwatch.StartNew();
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+        {
+            for (int i = w; watch.Elapsed < TimeSpan.FromSeconds(seconds); i += workers)
+            {
+                _index.Search(queries[i % queries.Length], 10);
+            }
+        });
+    }
+
+    /// <summary>Exactly <paramref name="count"/> searches, continuing through the query images where the last run stopped.</summary>
+    public InProcessTotals Run(int count)
+    {
+        int start = _next, done = -1;
+        TimeSpan cpu0 = Environment.CpuUsage.TotalTime;
+        var watch = Stopwatch.StartNew();
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref done)) < count)
+            {
+                _index.Search(queries[(start + i) % queries.Length], 10);
+            }
+        });
+        _next = (start + count) % queries.Length;
+        return new InProcessTotals { Searches = count, Seconds = watch.Elapsed.TotalSeconds, CpuSeconds = (Environment.CpuUsage.TotalTime - cpu0).TotalSeconds };
+    }
+
+    public void Dispose() => _index.Dispose();
+}
+
+internal sealed class InProcessTotals
+{
+    public int Searches { get; set; }
+    public double Seconds { get; set; }
+    public double CpuSeconds { get; set; }
+
+    public void Add(InProcessTotals other) => (Searches, Seconds, CpuSeconds) = (Searches + other.Searches, Seconds + other.Seconds, CpuSeconds + other.CpuSeconds);
+}
+
 internal sealed class Phase
 {
     private readonly List<double> _latencies = [];
@@ -302,6 +346,31 @@ internal sealed class Phase
         (_summaryCount, Seconds, _errors, _summaryPercentiles) = (searches, seconds, errors, percentiles);
     }
     public List<double> RssMb { get; } = [];
+
+    /// <summary>Adds another phase's searches, latencies, time, CPU and memory samples to this one (slices of one closed loop).</summary>
+    public void Absorb(Phase other)
+    {
+        lock (_latencies)
+        {
+            if (other._summaryPercentiles is not null)
+            {
+                // wrk reports percentiles, not samples: a sliced wrk run keeps the slices' worst percentiles.
+                _summaryPercentiles ??= [];
+                foreach ((double q, double ms) in other._summaryPercentiles)
+                {
+                    _summaryPercentiles[q] = Math.Max(ms, _summaryPercentiles.GetValueOrDefault(q));
+                }
+                _summaryCount = (_summaryCount ?? 0) + other.Searches;
+            }
+            _latencies.AddRange(other._latencies);
+        }
+        _inserts += other._inserts;
+        _errors += other._errors;
+        Seconds += other.Seconds;
+        ServerCpuSeconds += other.ServerCpuSeconds;
+        ClientCpuSeconds += other.ClientCpuSeconds;
+        RssMb.AddRange(other.RssMb);
+    }
     public double SearchesPerSecond => Searches / Seconds;
     public double InsertsPerSecond => Inserts / Seconds;
 
@@ -431,7 +500,7 @@ internal sealed record SearchRequests(byte[][] Images, byte[][] Raw, IPEndPoint?
     public async Task<RawHttpConnection?> OpenAsync() => Server is null ? null : await RawHttpConnection.OpenAsync(Server);
 }
 
-internal sealed record Args(string Imgret, string Index, int Seconds, int Clients, int InsertPercent, int Threads, int Workers, int Warmup, string Client, string Wrk)
+internal sealed record Args(string Imgret, string Index, int Seconds, int Clients, int InsertPercent, int Threads, int Workers, int Warmup, string Client, string Wrk, int Slices)
 {
     public static Args Parse(string[] args)
     {
@@ -441,10 +510,10 @@ internal sealed record Args(string Imgret, string Index, int Seconds, int Client
             Get("--index") ?? throw new ArgumentException("--index DIR (e.g. from imgret demo --index-out) is required."),
             Int("--seconds", 60), Int("--clients", 32), Int("--insert-percent", 0), Int("--threads", 1),
             Int("--workers", Math.Max(2, 2 * Environment.ProcessorCount)),   // imgret serve's default --max-concurrent
-            Int("--warmup", 45), Get("--client") ?? "raw", Get("--wrk") ?? "wrk");
-        if (parsed.Clients is < 1 or > 1024 || parsed.Seconds is < 1 or > 600 || parsed.InsertPercent is < 0 or > 100 || parsed.Warmup is < 1 or > 600 || parsed.Client is not ("raw" or "httpclient" or "wrk"))
+            Int("--warmup", 45), Get("--client") ?? "raw", Get("--wrk") ?? "wrk", Int("--slices", 6));
+        if (parsed.Clients is < 1 or > 1024 || parsed.Seconds is < 1 or > 600 || parsed.InsertPercent is < 0 or > 100 || parsed.Warmup is < 1 or > 600 || parsed.Slices < 1 || parsed.Slices > parsed.Seconds || parsed.Client is not ("raw" or "httpclient" or "wrk"))
         {
-            throw new ArgumentException("--clients 1..1024, --seconds 1..600, --insert-percent 0..100, --warmup 1..600, --client raw|httpclient|wrk.");
+            throw new ArgumentException("--clients 1..1024, --seconds 1..600, --insert-percent 0..100, --warmup 1..600, --slices 1..seconds, --client raw|httpclient|wrk.");
         }
         return parsed;
     }
