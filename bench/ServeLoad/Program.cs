@@ -92,7 +92,7 @@ try
     var max = new Phase();
     var inProcess = new InProcessTotals();
     var sliceRatios = new List<double>();
-    int sliceSeconds = Math.Max(1, options.Seconds / options.Slices);
+    int sliceSeconds = options.Seconds / options.Slices;   // ≥ 1: Args checks --slices ≤ --seconds
     for (int slice = 0; slice < options.Slices; slice++)
     {
         Phase http1 = await HttpLoop(sliceSeconds, warmUp: false);
@@ -112,7 +112,8 @@ try
     Console.WriteLine($"In process: {inProcess.Searches} searches in {inProcess.Seconds:F2} s = {inProcess.Searches / inProcess.Seconds:F0}/s ({options.Workers} workers, as many as the server runs at once)");
     double ratio = max.SearchesPerSecond / (inProcess.Searches / inProcess.Seconds);
     double ratioCpu = (max.Searches / max.ServerCpuSeconds) / (inProcess.Searches / inProcess.CpuSeconds);
-    double sliceMedian = sliceRatios.Order().ElementAt(sliceRatios.Count / 2) / 2 + sliceRatios.Order().ElementAt((sliceRatios.Count - 1) / 2) / 2;
+    double[] sorted = sliceRatios.Order().ToArray();
+    double sliceMedian = (sorted[sorted.Length / 2] + sorted[(sorted.Length - 1) / 2]) / 2;
     Console.WriteLine($"HTTP / in-process search throughput: {ratio:P0} (slices {string.Join(" ", sliceRatios.Select(r => r.ToString("P0", CultureInfo.InvariantCulture)))}, median {sliceMedian:P0}); per CPU-second (server {max.Searches / max.ServerCpuSeconds:F0}/CPU-s, in process {inProcess.Searches / inProcess.CpuSeconds:F0}/CPU-s): {ratioCpu:P0}");
     Console.WriteLine($"CPU per search: server {1000 * max.ServerCpuSeconds / max.Searches:F3} ms, this load generator {1000 * max.ClientCpuSeconds / max.Searches:F3} ms (on the same cores), in process {1000 * inProcess.CpuSeconds / inProcess.Searches:F3} ms");
     Console.WriteLine(JsonSerializer.Serialize(new
