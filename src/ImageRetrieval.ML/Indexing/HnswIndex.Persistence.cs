@@ -31,7 +31,10 @@ public sealed unsafe partial class HnswIndex
     /// Writes the index: a 64-byte header (magic, format version, metric, dimension, M, efConstruction, counts,
     /// entry point, vector type), vectors in their stored form, layer-0 links, keys, levels, node states, upper-layer links, and an XxHash64 of all
     /// preceding bytes. Little-endian. Blocks inserts and compaction (not searches) while it runs. Slots that compaction
-    /// has retired are written as free slots with no links.
+    /// has retired are written as free slots with no links. Nodes are written in breadth-first order over layer 0 from the
+    /// entry point (not in insertion order), so that an index opened from the file keeps a node's neighbours near each
+    /// other in memory: at 1M vectors, far beyond the CPU caches, that makes searches about 1.4–1.5× faster per query
+    /// (docs/benchmarks.md). Keys, vectors and the graph are unchanged; only the internal node numbering differs.
     /// </summary>
     /// <param name="stream">A writable stream, left open.</param>
     public void Save(Stream stream)
@@ -52,6 +55,7 @@ public sealed unsafe partial class HnswIndex
             {
                 upperInts += (long)SavedLevel(chunks, id) * _strideUpper;
             }
+            (int[] order, int[] rank) = LocalityOrder(chunks, slots, entry);
             Span<byte> header = stackalloc byte[HeaderSize];
             header.Clear();
             FileMagic.CopyTo(header);
@@ -64,69 +68,110 @@ public sealed unsafe partial class HnswIndex
             BinaryPrimitives.WriteInt32LittleEndian(header[32..], _seed);
             BinaryPrimitives.WriteInt32LittleEndian(header[36..], slots);
             BinaryPrimitives.WriteInt32LittleEndian(header[40..], _liveCount);
-            BinaryPrimitives.WriteInt32LittleEndian(header[44..], entry == -1 ? -1 : (int)entry);
+            BinaryPrimitives.WriteInt32LittleEndian(header[44..], entry == -1 ? -1 : rank[(int)entry]);
             BinaryPrimitives.WriteInt32LittleEndian(header[48..], entry == -1 ? -1 : (int)(entry >> 32));
             BinaryPrimitives.WriteInt32LittleEndian(header[52..], (int)_vectorType);
             BinaryPrimitives.WriteInt64LittleEndian(header[56..], upperInts);
             Write(stream, hash, header);
 
-            int chunkSize = 1 << _chunkShift;
-            for (int c = 0; c * chunkSize < slots; c++)
+            // Sections in the saved (locality) order: new id i holds old node order[i].
+            int batch = Math.Clamp(slots, 1, 4096);
+            byte[] gather = new byte[checked(batch * Math.Max(Math.Max(_vectorBytes, _stride0 * sizeof(int)), sizeof(long)))];
+            for (int first = 0; first < slots; first += batch)
             {
-                int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                Write(stream, hash, new ReadOnlySpan<byte>(chunks[c].Vectors, checked(n * _vectorBytes)));
-            }
-            int[]? linkCopy = null;
-            for (int c = 0; c * chunkSize < slots; c++)
-            {
-                int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                var links = new ReadOnlySpan<int>(chunks[c].Links0, checked(n * _stride0));
-                if (chunks[c].Flags.AsSpan(0, n).ContainsAny(Retired, Free))
+                int n = Math.Min(batch, slots - first);
+                fixed (byte* g = gather)
                 {
-                    linkCopy ??= new int[chunkSize * _stride0];
-                    links.CopyTo(linkCopy);
-                    for (int local = 0; local < n; local++)
+                    for (int i = 0; i < n; i++)
                     {
-                        if (chunks[c].Flags[local] is Retired or Free)
-                        {
-                            linkCopy[local * _stride0] = 0;
-                        }
+                        int old = order[first + i];
+                        Buffer.MemoryCopy(VectorPtr(chunks, old), g + ((long)i * _vectorBytes), _vectorBytes, _vectorBytes);
                     }
-                    links = linkCopy.AsSpan(0, links.Length);
+                }
+                Write(stream, hash, gather.AsSpan(0, n * _vectorBytes));
+            }
+            for (int first = 0; first < slots; first += batch)
+            {
+                int n = Math.Min(batch, slots - first);
+                Span<int> links = MemoryMarshal.Cast<byte, int>(gather.AsSpan(0, n * _stride0 * sizeof(int)));
+                links.Clear();
+                for (int i = 0; i < n; i++)
+                {
+                    int old = order[first + i];
+                    Chunk c = chunks[old >> _chunkShift];
+                    int local = old & _chunkMask;
+                    if (c.Flags[local] is Retired or Free)
+                    {
+                        continue;
+                    }
+                    Span<int> source = ListSpan(c, local, 0);
+                    Span<int> target = links.Slice(i * _stride0, _stride0);
+                    int count = Math.Min(source[0], _maxM0);
+                    target[0] = count;
+                    for (int j = 1; j <= count; j++)
+                    {
+                        target[j] = rank[source[j]];
+                    }
                 }
                 Write(stream, hash, MemoryMarshal.AsBytes(links));
             }
-            for (int c = 0; c * chunkSize < slots; c++)
+            for (int first = 0; first < slots; first += batch)
             {
-                int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                Write(stream, hash, MemoryMarshal.AsBytes(chunks[c].Keys.AsSpan(0, n)));
-            }
-            int[] values = new int[chunkSize];
-            for (int c = 0; c * chunkSize < slots; c++)
-            {
-                int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                for (int local = 0; local < n; local++)
+                int n = Math.Min(batch, slots - first);
+                Span<long> keys = MemoryMarshal.Cast<byte, long>(gather.AsSpan(0, n * sizeof(long)));
+                for (int i = 0; i < n; i++)
                 {
-                    values[local] = SavedLevel(chunks, (c * chunkSize) + local);
+                    int old = order[first + i];
+                    keys[i] = chunks[old >> _chunkShift].Keys[old & _chunkMask];
                 }
-                Write(stream, hash, MemoryMarshal.AsBytes(values.AsSpan(0, n)));
+                Write(stream, hash, MemoryMarshal.AsBytes(keys));
             }
-            for (int c = 0; c * chunkSize < slots; c++)
+            for (int first = 0; first < slots; first += batch)
             {
-                int n = Math.Min(chunkSize, slots - (c * chunkSize));
-                chunks[c].Flags.AsSpan(0, n).CopyTo(values);
-                values.AsSpan(0, n).Replace(Retired, Free);
-                Write(stream, hash, MemoryMarshal.AsBytes(values.AsSpan(0, n)));
-            }
-            for (int id = 0; id < slots; id++)
-            {
-                Chunk c = chunks[id >> _chunkShift];
-                int local = id & _chunkMask;
-                int levels = SavedLevel(chunks, id);
-                if (levels > 0)
+                int n = Math.Min(batch, slots - first);
+                Span<int> values = MemoryMarshal.Cast<byte, int>(gather.AsSpan(0, n * sizeof(int)));
+                for (int i = 0; i < n; i++)
                 {
-                    Write(stream, hash, MemoryMarshal.AsBytes(c.Upper[local].AsSpan(0, levels * _strideUpper)));
+                    values[i] = SavedLevel(chunks, order[first + i]);
                 }
+                Write(stream, hash, MemoryMarshal.AsBytes(values));
+            }
+            for (int first = 0; first < slots; first += batch)
+            {
+                int n = Math.Min(batch, slots - first);
+                Span<int> values = MemoryMarshal.Cast<byte, int>(gather.AsSpan(0, n * sizeof(int)));
+                for (int i = 0; i < n; i++)
+                {
+                    int old = order[first + i];
+                    int flag = chunks[old >> _chunkShift].Flags[old & _chunkMask];
+                    values[i] = flag == Retired ? Free : flag;
+                }
+                Write(stream, hash, MemoryMarshal.AsBytes(values));
+            }
+            int[] upperCopy = new int[Math.Max(1, MaxLevelCap * _strideUpper)];
+            for (int i = 0; i < slots; i++)
+            {
+                int old = order[i];
+                int levels = SavedLevel(chunks, old);
+                if (levels == 0)
+                {
+                    continue;
+                }
+                Chunk c = chunks[old >> _chunkShift];
+                ReadOnlySpan<int> source = c.Upper[old & _chunkMask].AsSpan(0, levels * _strideUpper);
+                Span<int> target = upperCopy.AsSpan(0, source.Length);
+                target.Clear();
+                for (int l = 0; l < levels; l++)
+                {
+                    int at = l * _strideUpper;
+                    int count = Math.Min(source[at], _m);
+                    target[at] = count;
+                    for (int j = 1; j <= count; j++)
+                    {
+                        target[at + j] = rank[source[at + j]];
+                    }
+                }
+                Write(stream, hash, MemoryMarshal.AsBytes(target));
             }
             Span<byte> trailer = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(trailer, hash.GetCurrentHashAsUInt64());
@@ -136,6 +181,66 @@ public sealed unsafe partial class HnswIndex
         {
             _structureLock.ExitWriteLock();
         }
+    }
+
+    /// <summary>
+    /// The order nodes are saved in (new id i is old node order[i]; rank is the inverse): breadth-first over layer 0
+    /// from the entry point, so that a node's neighbours, which a search reads one after another, lie near each other
+    /// in the file and in memory after loading or mapping it; nodes no path reaches follow (each starting its own
+    /// breadth-first walk), then free and retired slots, in id order.
+    /// </summary>
+    private (int[] Order, int[] Rank) LocalityOrder(Chunk[] chunks, int slots, long entry)
+    {
+        int[] order = new int[slots];
+        int[] rank = new int[slots];
+        rank.AsSpan().Fill(-1);
+        int head = 0, tail = 0;
+        void Walk(int start)
+        {
+            rank[start] = tail;
+            order[tail++] = start;
+            while (head < tail)
+            {
+                int id = order[head++];
+                Chunk c = chunks[id >> _chunkShift];
+                int local = id & _chunkMask;
+                if (c.Flags[local] is Retired or Free)
+                {
+                    continue;
+                }
+                Span<int> list = ListSpan(c, local, 0);
+                int count = Math.Min(list[0], _maxM0);
+                for (int j = 1; j <= count; j++)
+                {
+                    int next = list[j];
+                    if ((uint)next < (uint)slots && rank[next] < 0)
+                    {
+                        rank[next] = tail;
+                        order[tail++] = next;
+                    }
+                }
+            }
+        }
+        if (entry != -1)
+        {
+            Walk((int)entry);
+        }
+        for (int id = 0; id < slots; id++)
+        {
+            if (rank[id] < 0 && chunks[id >> _chunkShift].Flags[id & _chunkMask] is not (Retired or Free))
+            {
+                Walk(id);
+            }
+        }
+        for (int id = 0; id < slots; id++)
+        {
+            if (rank[id] < 0)
+            {
+                rank[id] = tail;
+                order[tail++] = id;
+            }
+        }
+        return (order, rank);
     }
 
     /// <summary>The level a slot is saved with: 0 for a free or retired slot (saved free, without links).</summary>

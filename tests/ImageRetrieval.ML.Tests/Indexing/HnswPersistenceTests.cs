@@ -102,6 +102,81 @@ public class HnswPersistenceTests
         }
     }
 
+    /// <summary>The file's layer-0 lists (count, then ids), read from its documented layout.</summary>
+    private static int[][] Layer0Lists(byte[] file, int dim, int m)
+    {
+        int slots = BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(36));
+        int stride0 = 1 + (2 * m);
+        long at = HnswIndex.HeaderSize + ((long)slots * dim * sizeof(float));
+        var lists = new int[slots][];
+        for (int id = 0; id < slots; id++)
+        {
+            ReadOnlySpan<byte> record = file.AsSpan((int)(at + ((long)id * stride0 * sizeof(int))), stride0 * sizeof(int));
+            int count = BinaryPrimitives.ReadInt32LittleEndian(record);
+            lists[id] = new int[count];
+            for (int j = 0; j < count; j++)
+            {
+                lists[id][j] = BinaryPrimitives.ReadInt32LittleEndian(record[((1 + j) * sizeof(int))..]);
+            }
+        }
+        return lists;
+    }
+
+    [Fact]
+    public void Save_numbers_nodes_breadth_first_from_the_entry_point_so_neighbours_are_stored_near_each_other()
+    {
+        // Clustered vectors inserted in a shuffled order: in insertion order a node's neighbours are spread over the
+        // whole id range; in the saved order they are found one breadth-first level after another.
+        const int n = 3000, dim = 16, m = 8;
+        float[] data = Clustered(n, dim, clusters: 30, seed: 41);
+        int[] shuffled = Enumerable.Range(0, n).ToArray();
+        new Random(42).Shuffle(shuffled);
+        using var index = new HnswIndex(dim, DistanceMetric.SquaredL2, new HnswOptions { M = m, EfConstruction = 80, Seed = 3 });
+        foreach (int i in shuffled)
+        {
+            index.Add(i, Row(data, dim, i));
+        }
+        var stream = new MemoryStream();
+        index.Save(stream);
+        byte[] file = stream.ToArray();
+        Assert.Equal(0, BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(44))); // the entry point is node 0
+        int[][] lists = Layer0Lists(file, dim, m);
+
+        // A breadth-first walk over the saved lists from node 0 discovers the nodes exactly in the order 0, 1, 2, ...
+        int next = 1;
+        var seen = new bool[n];
+        seen[0] = true;
+        for (int head = 0; head < next; head++)
+        {
+            foreach (int neighbour in lists[head])
+            {
+                if (!seen[neighbour])
+                {
+                    Assert.Equal(next, neighbour);
+                    seen[neighbour] = true;
+                    next++;
+                }
+            }
+        }
+        Assert.Equal(n, next);
+
+        // Locality: the mean id distance along a link is a small fraction of a random numbering's (n / 3).
+        double gap = lists.SelectMany((list, id) => list.Select(j => (double)Math.Abs(j - id))).Average();
+        Assert.True(gap < n / 3.0 / 2, $"mean id gap along layer-0 links {gap:F0}, a random numbering gives ~{n / 3}");
+
+        // Same keys, vectors and answers; saving the loaded index again writes the same bytes (the order is a fixed point).
+        stream.Position = 0;
+        using HnswIndex loaded = HnswIndex.Load(stream);
+        float[] queries = Clustered(40, dim, clusters: 30, seed: 43);
+        for (int q = 0; q < 40; q++)
+        {
+            Assert.Equal(index.Search(Row(queries, dim, q), 10, 40), loaded.Search(Row(queries, dim, q), 10, 40));
+        }
+        var again = new MemoryStream();
+        loaded.Save(again);
+        Assert.Equal(file, again.ToArray());
+    }
+
     [Fact]
     public void Truncation_at_every_sixteenth_is_rejected()
     {
