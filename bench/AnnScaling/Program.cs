@@ -15,18 +15,32 @@ using ImageRetrieval.Datasets.Vectors;
 //   AnnScaling search-mapped --index I.hnsw --query Q --gt G [--ef-search 32,64] [--k 10] [--load] [--min-query-seconds S]
 //       opens a saved index with HnswIndex.OpenMapped (or reads it with HnswIndex.Load) and reports recall, queries per
 //       second and per CPU-second, and the process's peak RSS
+//   AnnScaling resave IN.hnsw OUT.hnsw
+//       loads a saved index and saves it again, i.e. in this version's node order (breadth-first since 2026-12-03), so
+//       that an index saved by an older version can be searched side by side in both orders
 return args switch
 {
     ["gen", .. var rest] => Generate(Options.Parse(rest)),
     ["usearch", .. var rest] => USearchBench.Run(Options.Parse(rest)),
     ["search-mapped", .. var rest] => SearchMapped(Options.Parse(rest)),
+    ["resave", string from, string to] => Resave(from, to),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: AnnScaling gen --n N --dim D --queries Q --out PREFIX | usearch --base B --query Q --gt G --dtype f32|f16|i8 ...");
+    Console.Error.WriteLine("usage: AnnScaling gen --n N --dim D --queries Q --out PREFIX | usearch --base B --query Q --gt G --dtype f32|f16|i8 ... | search-mapped --index I --query Q --gt G ... | resave IN OUT");
     return 2;
+}
+
+static int Resave(string from, string to)
+{
+    var watch = Stopwatch.StartNew();
+    using HnswIndex index = HnswIndex.Load(from);
+    double load = watch.Elapsed.TotalSeconds;
+    index.Save(to);
+    Console.WriteLine(JsonSerializer.Serialize(new { from, to, load_seconds = Math.Round(load, 3), save_seconds = Math.Round(watch.Elapsed.TotalSeconds - load, 3) }));
+    return 0;
 }
 
 // Clustered data: C cluster centres drawn from N(0, 1) per coordinate; each point picks a cluster uniformly and adds

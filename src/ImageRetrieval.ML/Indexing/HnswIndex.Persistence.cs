@@ -33,7 +33,7 @@ public sealed unsafe partial class HnswIndex
     /// preceding bytes. Little-endian. Blocks inserts and compaction (not searches) while it runs. Slots that compaction
     /// has retired are written as free slots with no links. Nodes are written in breadth-first order over layer 0 from the
     /// entry point (not in insertion order), so that an index opened from the file keeps a node's neighbours near each
-    /// other in memory: at 1M vectors, far beyond the CPU caches, that makes searches about 1.4–1.5× faster per query
+    /// other in memory: at 1M vectors, far beyond the CPU caches, that makes searches about 1.4–1.6× faster per query
     /// (docs/benchmarks.md). Keys, vectors and the graph are unchanged; only the internal node numbering differs.
     /// </summary>
     /// <param name="stream">A writable stream, left open.</param>
