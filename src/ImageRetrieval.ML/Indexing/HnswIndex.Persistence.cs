@@ -75,8 +75,10 @@ public sealed unsafe partial class HnswIndex
             Write(stream, hash, header);
 
             // Sections in the saved (locality) order: new id i holds old node order[i].
-            int batch = Math.Clamp(slots, 1, 4096);
-            byte[] gather = new byte[checked(batch * Math.Max(Math.Max(_vectorBytes, _stride0 * sizeof(int)), sizeof(long)))];
+            // Gathered in batches of about 1 MiB (the largest per-node record: a vector or a layer-0 list).
+            int record = Math.Max(Math.Max(_vectorBytes, _stride0 * sizeof(int)), sizeof(long));
+            int batch = Math.Clamp((1 << 20) / record, 1, Math.Max(1, slots));
+            byte[] gather = new byte[checked(batch * record)];
             for (int first = 0; first < slots; first += batch)
             {
                 int n = Math.Min(batch, slots - first);
