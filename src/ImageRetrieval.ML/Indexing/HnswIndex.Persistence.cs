@@ -106,14 +106,7 @@ public sealed unsafe partial class HnswIndex
                     {
                         continue;
                     }
-                    Span<int> source = ListSpan(c, local, 0);
-                    Span<int> target = links.Slice(i * _stride0, _stride0);
-                    int count = Math.Min(source[0], _maxM0);
-                    target[0] = count;
-                    for (int j = 1; j <= count; j++)
-                    {
-                        target[j] = rank[source[j]];
-                    }
+                    CopyRenumbered(ListSpan(c, local, 0), links.Slice(i * _stride0, _stride0), _maxM0, rank);
                 }
                 Write(stream, hash, MemoryMarshal.AsBytes(links));
             }
@@ -128,28 +121,8 @@ public sealed unsafe partial class HnswIndex
                 }
                 Write(stream, hash, MemoryMarshal.AsBytes(keys));
             }
-            for (int first = 0; first < slots; first += batch)
-            {
-                int n = Math.Min(batch, slots - first);
-                Span<int> values = MemoryMarshal.Cast<byte, int>(gather.AsSpan(0, n * sizeof(int)));
-                for (int i = 0; i < n; i++)
-                {
-                    values[i] = SavedLevel(chunks, order[first + i]);
-                }
-                Write(stream, hash, MemoryMarshal.AsBytes(values));
-            }
-            for (int first = 0; first < slots; first += batch)
-            {
-                int n = Math.Min(batch, slots - first);
-                Span<int> values = MemoryMarshal.Cast<byte, int>(gather.AsSpan(0, n * sizeof(int)));
-                for (int i = 0; i < n; i++)
-                {
-                    int old = order[first + i];
-                    int flag = chunks[old >> _chunkShift].Flags[old & _chunkMask];
-                    values[i] = flag == Retired ? Free : flag;
-                }
-                Write(stream, hash, MemoryMarshal.AsBytes(values));
-            }
+            WriteNodeInts(stream, hash, gather, order, batch, old => SavedLevel(chunks, old));
+            WriteNodeInts(stream, hash, gather, order, batch, old => SavedState(chunks, old));
             int[] upperCopy = new int[Math.Max(1, MaxLevelCap * _strideUpper)];
             for (int i = 0; i < slots; i++)
             {
@@ -163,15 +136,9 @@ public sealed unsafe partial class HnswIndex
                 ReadOnlySpan<int> source = c.Upper[old & _chunkMask].AsSpan(0, levels * _strideUpper);
                 Span<int> target = upperCopy.AsSpan(0, source.Length);
                 target.Clear();
-                for (int l = 0; l < levels; l++)
+                for (int at = 0; at < source.Length; at += _strideUpper)
                 {
-                    int at = l * _strideUpper;
-                    int count = Math.Min(source[at], _m);
-                    target[at] = count;
-                    for (int j = 1; j <= count; j++)
-                    {
-                        target[at + j] = rank[source[at + j]];
-                    }
+                    CopyRenumbered(source.Slice(at, _strideUpper), target.Slice(at, _strideUpper), _m, rank);
                 }
                 Write(stream, hash, MemoryMarshal.AsBytes(target));
             }
@@ -182,6 +149,32 @@ public sealed unsafe partial class HnswIndex
         finally
         {
             _structureLock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Writes one int per node in the saved order (new id i is old node order[i]), gathered in batches.</summary>
+    private static void WriteNodeInts(Stream stream, XxHash64 hash, byte[] gather, int[] order, int batch, Func<int, int> valueOf)
+    {
+        for (int first = 0; first < order.Length; first += batch)
+        {
+            int n = Math.Min(batch, order.Length - first);
+            Span<int> values = MemoryMarshal.Cast<byte, int>(gather.AsSpan(0, n * sizeof(int)));
+            for (int i = 0; i < n; i++)
+            {
+                values[i] = valueOf(order[first + i]);
+            }
+            Write(stream, hash, MemoryMarshal.AsBytes(values));
+        }
+    }
+
+    /// <summary>Copies a <c>[count, ids…]</c> list with its ids renumbered by <paramref name="rank"/>; the caller clears <paramref name="target"/>, so entries past the count are 0.</summary>
+    private static void CopyRenumbered(ReadOnlySpan<int> source, Span<int> target, int max, int[] rank)
+    {
+        int count = Math.Min(source[0], max);
+        target[0] = count;
+        for (int j = 1; j <= count; j++)
+        {
+            target[j] = rank[source[j]];
         }
     }
 
@@ -243,6 +236,13 @@ public sealed unsafe partial class HnswIndex
             }
         }
         return (order, rank);
+    }
+
+    /// <summary>The state a slot is saved with: retired slots are saved free.</summary>
+    private int SavedState(Chunk[] chunks, int id)
+    {
+        int flag = chunks[id >> _chunkShift].Flags[id & _chunkMask];
+        return flag == Retired ? Free : flag;
     }
 
     /// <summary>The level a slot is saved with: 0 for a free or retired slot (saved free, without links).</summary>
